@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig
+
+
+class DocsAppConfig(AppConfig):
+    """The docs product. Installed, routed and migrated only when `SUITE_APPS` names
+    `docs`; it reaches the platform through `api_routers()` and `websocket_routes()`."""
+
+    name = "docs_app"
+    label = "docs_app"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def api_routers(self) -> list[tuple[str, Any, str]]:
+        return []
+
+    def websocket_routes(self) -> list[Any]:
+        return []

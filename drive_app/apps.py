@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig
+
+
+class DriveAppConfig(AppConfig):
+    """The drive product. Installed, routed and migrated only when `SUITE_APPS` names
+    `drive`; it reaches the platform through `api_routers()` and `websocket_routes()`."""
+
+    name = "drive_app"
+    label = "drive_app"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def api_routers(self) -> list[tuple[str, Any, str]]:
+        return []
+
+    def websocket_routes(self) -> list[Any]:
+        return []

@@ -1,0 +1,163 @@
+"""Resolving the effective role of an actor, in SQL.
+
+The effective role of an actor on an object is the maximum of:
+
+- the roles granted to the actor, or to a team the actor belongs to, on the object or on any
+  of its ancestors (ancestors are the prefixes of the object's materialized path);
+- the link role of the object or of any ancestor whose link reach admits the actor
+  (``public``: anyone, even anonymous; ``authenticated``: any signed-in user).
+
+Both parts are correlated subqueries, so annotating a page of objects, or filtering a whole
+table down to "what this actor can see", is one SQL statement whatever the number of rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, TypeVar
+
+from django.db.models import BooleanField, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Greatest
+
+from suite.access.models import AccessControlled
+from suite.access.roles import LinkReach, Perm, role_allows
+from suite.errors import NotFound, PermissionDenied
+
+M = TypeVar("M", bound=AccessControlled)
+
+ROLE_ANNOTATION = "effective_role"
+
+
+class StartsWith(Func):
+    """PostgreSQL ``starts_with(string, prefix)``: true when ``prefix`` is a prefix."""
+
+    function = "starts_with"
+    output_field = BooleanField()
+
+
+def _is_authenticated(actor: Any) -> bool:
+    return actor is not None and getattr(actor, "is_authenticated", False)
+
+
+def team_ids_of(actor: Any) -> QuerySet:
+    from suite.identity.models import TeamMembership
+
+    return TeamMembership.objects.filter(user_id=actor.pk).values("team_id")
+
+
+def reaches_for(actor: Any) -> list[str]:
+    if _is_authenticated(actor):
+        return [LinkReach.PUBLIC, LinkReach.AUTHENTICATED]
+    return [LinkReach.PUBLIC]
+
+
+def grant_role_subquery(model: type[AccessControlled], actor: Any) -> Subquery | None:
+    """Highest role granted to ``actor`` (directly or through a team) on ``OuterRef`` or one of
+    its ancestors; ``None`` for anonymous actors."""
+    if not _is_authenticated(actor):
+        return None
+    access_model = model.access_model()
+    grants = (
+        access_model.objects.filter(Q(user_id=actor.pk) | Q(team_id__in=team_ids_of(actor)))
+        .filter(StartsWith(OuterRef("path"), F("resource__path")))
+        .order_by("-role")
+        .values("role")[:1]
+    )
+    return Subquery(grants, output_field=IntegerField())
+
+
+def link_role_subquery(model: type[AccessControlled], actor: Any) -> Subquery:
+    """Highest link role among ``OuterRef`` and its ancestors whose reach admits ``actor``."""
+    links = (
+        model._default_manager.filter(link_reach__in=reaches_for(actor))
+        .filter(StartsWith(OuterRef("path"), F("path")))
+        .order_by("-link_role")
+        .values("link_role")[:1]
+    )
+    return Subquery(links, output_field=IntegerField())
+
+
+def role_expression(model: type[AccessControlled], actor: Any) -> Any:
+    link = link_role_subquery(model, actor)
+    grant = grant_role_subquery(model, actor)
+    # PostgreSQL's GREATEST ignores NULLs: NULL only when neither part gives a role.
+    return link if grant is None else Greatest(grant, link, output_field=IntegerField())
+
+
+def annotate_roles(queryset: QuerySet[M], actor: Any) -> QuerySet[M]:
+    """Annotate each object with ``effective_role`` (``None`` when the actor has none)."""
+    return queryset.annotate(**{ROLE_ANNOTATION: role_expression(queryset.model, actor)})
+
+
+def visible_to(queryset: QuerySet[M], actor: Any, need: Perm = Perm.VIEW) -> QuerySet[M]:
+    """Objects of ``queryset`` on which ``actor`` has at least the role ``need`` requires."""
+    from suite.access.roles import MINIMUM_ROLE
+
+    return annotate_roles(queryset, actor).filter(
+        **{f"{ROLE_ANNOTATION}__gte": MINIMUM_ROLE[need]}
+    )
+
+
+def explicitly_shared_with(queryset: QuerySet[M], actor: Any) -> QuerySet[M]:
+    """Objects the actor holds a grant on (directly or via a team), ignoring link reach:
+    what a "shared with me" list shows."""
+    if not _is_authenticated(actor):
+        return queryset.none()
+    role = grant_role_subquery(queryset.model, actor)
+    return queryset.annotate(_granted_role=role).filter(_granted_role__isnull=False)
+
+
+def effective_role(actor: Any, obj: AccessControlled) -> int | None:
+    """The actor's role on ``obj``: the annotated value if the object came from
+    :func:`annotate_roles`, otherwise one query."""
+    if hasattr(obj, ROLE_ANNOTATION):
+        return getattr(obj, ROLE_ANNOTATION)
+    model = type(obj)
+    return (
+        model._default_manager.filter(pk=obj.pk)
+        .annotate(**{ROLE_ANNOTATION: role_expression(model, actor)})
+        .values_list(ROLE_ANNOTATION, flat=True)
+        .first()
+    )
+
+
+def _parse_pk(model: type[AccessControlled], pk: Any) -> Any:
+    field = model._meta.pk
+    if field.get_internal_type() == "UUIDField" and not isinstance(pk, uuid.UUID):
+        try:
+            return uuid.UUID(str(pk))
+        except ValueError:
+            return None
+    try:
+        return field.to_python(pk)
+    except Exception:  # noqa: BLE001 -- any unparsable id is simply "not found"
+        return None
+
+
+def access_object(
+    queryset: QuerySet[M],
+    actor: Any,
+    pk: Any,
+    *,
+    need: Perm = Perm.VIEW,
+    discoverable: bool = True,
+) -> M:
+    """Fetch ``pk`` from ``queryset`` with its effective role, or raise.
+
+    Missing, and not visible to the actor, raise the same ``NotFound`` (no existence leak).
+    When the actor can see the object but lacks ``need``, ``PermissionDenied`` (403) is raised
+    if ``discoverable``, else the same ``NotFound``.
+    """
+    model = queryset.model
+    parsed = _parse_pk(model, pk)
+    if parsed is None:
+        raise NotFound()
+    obj = annotate_roles(queryset, actor).filter(pk=parsed).first()
+    role = getattr(obj, ROLE_ANNOTATION, None) if obj is not None else None
+    if obj is None or not role_allows(role, Perm.VIEW):
+        raise NotFound()
+    if not role_allows(role, need):
+        if discoverable:
+            raise PermissionDenied()
+        raise NotFound()
+    return obj

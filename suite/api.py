@@ -1,0 +1,123 @@
+"""The NinjaAPI root at /api/v1/: authentication, the uniform error handlers, and the
+routers of the platform and of every enabled app.
+
+Deny by default: the API is created with authentication; an operation that serves anonymous
+visitors says so with ``auth=None`` (or ``OptionalAuth``) on purpose.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI, Router
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
+from ninja.errors import Throttled
+
+from suite.errors import ErrorCode, SuiteError, error_response, suite_error_response
+from suite.identity.auth import ROUTE_AREAS, api_auth
+
+logger = logging.getLogger(__name__)
+
+
+def register_router(api: NinjaAPI, prefix: str, router: Router, *, scope_area: str) -> None:
+    """Mount an app's router at ``/api/v1/<prefix>/`` and say which token scope area it is."""
+    ROUTE_AREAS[prefix.strip("/").split("/", 1)[0]] = scope_area
+    api.add_router(prefix, router)
+
+
+def _validation_details(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    fields = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ())]
+        fields.append(
+            {
+                "location": location,
+                "field": ".".join(location[2:] if location[:1] == ["body"] else location[1:]) or None,
+                "message": error.get("msg", ""),
+                "type": error.get("type", ""),
+            }
+        )
+    return {"errors": fields}
+
+
+def build_api() -> NinjaAPI:
+    from django.conf import settings
+
+    from suite.identity.api import teams_router, tokens_router, users_router
+    from suite.realtime.api import router as realtime_router
+
+    api = NinjaAPI(
+        title="Communs API",
+        version="1",
+        description=(
+            "REST API of Communs. Authenticate with `Authorization: Bearer <API token or OIDC "
+            "access token>` or with the session cookie (+ `X-CSRFToken`). Errors always have "
+            'the shape `{"error": {"code", "message", "details"}}`.'
+        ),
+        urls_namespace="api-v1",
+        auth=api_auth(),
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+
+    @api.exception_handler(SuiteError)
+    def on_suite_error(request: HttpRequest, exc: SuiteError) -> HttpResponse:
+        return suite_error_response(exc)
+
+    @api.exception_handler(ValidationError)
+    def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        return error_response(422, ErrorCode.VALIDATION_ERROR, details=_validation_details(exc.errors))
+
+    @api.exception_handler(AuthenticationError)
+    def on_authentication_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        response = error_response(401, ErrorCode.NOT_AUTHENTICATED)
+        response["WWW-Authenticate"] = 'Bearer realm="communs"'
+        return response
+
+    @api.exception_handler(AuthorizationError)
+    def on_authorization_error(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return error_response(403, ErrorCode.PERMISSION_DENIED)
+
+    @api.exception_handler(Throttled)
+    def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+        headers = {"Retry-After": str(int(exc.wait))} if getattr(exc, "wait", None) else {}
+        return error_response(429, ErrorCode.RATE_LIMITED, headers=headers)
+
+    @api.exception_handler(HttpError)
+    def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if exc.status_code == 403 and "CSRF" in str(exc):
+            return error_response(403, ErrorCode.CSRF_FAILED)
+        from suite.errors import STATUS_CODES
+
+        code = STATUS_CODES.get(exc.status_code, ErrorCode.BAD_REQUEST)
+        return error_response(exc.status_code, code)
+
+    @api.exception_handler(Http404)
+    def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return error_response(404, ErrorCode.NOT_FOUND)
+
+    @api.exception_handler(DjangoPermissionDenied)
+    def on_permission_denied(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return error_response(403, ErrorCode.PERMISSION_DENIED)
+
+    @api.exception_handler(Exception)
+    def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+        logger.exception("unhandled error in API operation")
+        return error_response(500, ErrorCode.INTERNAL_ERROR)
+
+    register_router(api, "/users/", users_router, scope_area="account")
+    register_router(api, "/teams/", teams_router, scope_area="account")
+    register_router(api, "/tokens/", tokens_router, scope_area="account")
+    register_router(api, "/realtime/", realtime_router, scope_area="realtime")
+
+    # Each enabled app exposes `api_routers()` -> [(prefix, router, scope_area)].
+    from django.apps import apps
+
+    for module in settings.PRODUCT_MODULES:
+        config = apps.get_app_config(module.rsplit(".", 1)[-1])
+        for prefix, router, area in getattr(config, "api_routers", lambda: [])():
+            register_router(api, prefix, router, scope_area=area)
+    return api

@@ -1,0 +1,27 @@
+"""ASGI entry point: HTTP through Django, websockets through Channels.
+
+Run by ``suite serve`` (uvicorn), or by any ASGI server in production:
+``uvicorn suite.asgi:application``.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "suite.settings")
+
+from django.core.asgi import get_asgi_application  # noqa: E402
+
+django_application = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from suite.realtime.auth import TicketOrSessionAuthMiddleware  # noqa: E402
+from suite.realtime.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_application,
+        "websocket": TicketOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns())),
+    }
+)

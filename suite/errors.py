@@ -1,0 +1,231 @@
+"""One error type and one error shape for every failure.
+
+Every error that leaves the server, whatever raised it (a service, ninja's validation, Django's
+URL resolver, the CSRF check, an unexpected exception), has the body::
+
+    {"error": {"code": "<machine code>", "message": "<human, translated>", "details": {...}}}
+
+Services raise :class:`SuiteError` (or an app subclass with its own codes); the API turns it
+into a response with :func:`error_response`. :class:`JsonErrorMiddleware` rewrites the bare
+error responses that Django and ninja produce outside our handlers (405, 404 of unknown URLs,
+CSRF failures) so clients never have to parse two shapes.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
+
+logger = logging.getLogger(__name__)
+
+
+class ErrorCode(enum.StrEnum):
+    BAD_REQUEST = "bad_request"
+    VALIDATION_ERROR = "validation_error"
+    NOT_AUTHENTICATED = "not_authenticated"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL_ERROR = "internal_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    CSRF_FAILED = "csrf_failed"
+
+
+DEFAULT_STATUS = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.VALIDATION_ERROR: 422,
+    ErrorCode.NOT_AUTHENTICATED: 401,
+    ErrorCode.PERMISSION_DENIED: 403,
+    ErrorCode.CSRF_FAILED: 403,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.CONFLICT: 409,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
+}
+
+STATUS_CODES = {status: code for code, status in DEFAULT_STATUS.items()}
+STATUS_CODES[403] = ErrorCode.PERMISSION_DENIED
+
+
+def _default_message(code: str) -> str:
+    messages = {
+        ErrorCode.BAD_REQUEST: _("The request is malformed."),
+        ErrorCode.VALIDATION_ERROR: _("The request contains invalid data."),
+        ErrorCode.NOT_AUTHENTICATED: _("Authentication is required."),
+        ErrorCode.PERMISSION_DENIED: _("You do not have permission to perform this action."),
+        ErrorCode.CSRF_FAILED: _("CSRF verification failed."),
+        ErrorCode.NOT_FOUND: _("Not found."),
+        ErrorCode.METHOD_NOT_ALLOWED: _("This method is not allowed here."),
+        ErrorCode.CONFLICT: _("The request conflicts with the current state."),
+        ErrorCode.PAYLOAD_TOO_LARGE: _("The request body is too large."),
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE: _("Unsupported media type."),
+        ErrorCode.RATE_LIMITED: _("Too many requests; try again later."),
+        ErrorCode.INTERNAL_ERROR: _("An internal error occurred."),
+        ErrorCode.SERVICE_UNAVAILABLE: _("The service is temporarily unavailable."),
+    }
+    return str(messages.get(code, _("An error occurred.")))  # type: ignore[call-overload]
+
+
+class SuiteError(Exception):
+    """An error meant for the client: a machine code, a status and a human message.
+
+    Apps subclass it to give their own default code and status, e.g.
+    ``class DocumentMoveError(SuiteError): code = "invalid_move"; status = 400``.
+    """
+
+    code: str = ErrorCode.BAD_REQUEST
+    status: int = 400
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
+        if code is not None:
+            self.code = code
+            if status is None and code in DEFAULT_STATUS:
+                status = DEFAULT_STATUS[ErrorCode(code)]
+        if status is not None:
+            self.status = status
+        self.message = message if message is not None else _default_message(self.code)
+        self.details = details or {}
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+
+class NotFound(SuiteError):
+    code = ErrorCode.NOT_FOUND
+    status = 404
+
+
+class PermissionDenied(SuiteError):
+    code = ErrorCode.PERMISSION_DENIED
+    status = 403
+
+
+class NotAuthenticated(SuiteError):
+    code = ErrorCode.NOT_AUTHENTICATED
+    status = 401
+
+
+class Conflict(SuiteError):
+    code = ErrorCode.CONFLICT
+    status = 409
+
+
+class ValidationFailed(SuiteError):
+    code = ErrorCode.VALIDATION_ERROR
+    status = 422
+
+
+class RateLimited(SuiteError):
+    code = ErrorCode.RATE_LIMITED
+    status = 429
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": str(code), "message": str(message), "details": details or {}}}
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str | None = None,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JsonResponse:
+    response = JsonResponse(
+        error_body(code, message or _default_message(code), details), status=status
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def suite_error_response(exc: SuiteError) -> JsonResponse:
+    return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+
+# Responses under these prefixes keep their protocol's own error bodies (WebDAV XML, WOPI).
+PROTOCOL_PREFIXES = ("/dav/", "/wopi/", "/static/")
+# Responses whose JSON body is their own report (readiness checks), kept as they are.
+OWN_BODY_PATHS = ("/readyz",)
+
+
+class JsonErrorMiddleware:
+    """Rewrite bare (non-JSON) error responses into the uniform error shape."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code < 400
+            or request.path.startswith(PROTOCOL_PREFIXES)
+            or request.path in OWN_BODY_PATHS
+        ):
+            return response
+        if getattr(response, "streaming", False):
+            return response
+        content_type = response.get("Content-Type", "")
+        if content_type.startswith("application/json") and _is_uniform(response.content):
+            return response
+        code = STATUS_CODES.get(response.status_code)
+        if code is None:
+            code = ErrorCode.BAD_REQUEST if response.status_code < 500 else ErrorCode.INTERNAL_ERROR
+        details: dict[str, Any] = {}
+        if response.status_code == 405 and response.has_header("Allow"):
+            details["allowed_methods"] = [m.strip() for m in response["Allow"].split(",")]
+        rewritten = error_response(response.status_code, code, details=details)
+        for header in ("Allow", "Retry-After", "WWW-Authenticate", "X-Request-ID"):
+            if response.has_header(header):
+                rewritten[header] = response[header]
+        return rewritten
+
+
+def _is_uniform(content: bytes) -> bool:
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get("error"), dict) and "code" in body["error"]
+
+
+# Django-level handlers (unknown URLs, uncaught exceptions outside the API, CSRF failures).
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return error_response(404, ErrorCode.NOT_FOUND)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    return error_response(500, ErrorCode.INTERNAL_ERROR)
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return error_response(400, ErrorCode.BAD_REQUEST)
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return error_response(403, ErrorCode.PERMISSION_DENIED)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    return error_response(403, ErrorCode.CSRF_FAILED, details={"reason": reason})

