@@ -51,7 +51,7 @@ class Env:
 
     def raw(self, name: str) -> str | None:
         value = self.environ.get(name)
-        if value is None and name in SECRET_VARIABLES:
+        if not value and name in SECRET_VARIABLES:
             path = self.environ.get(f"{name}_FILE")
             if path:
                 try:

@@ -181,7 +181,7 @@ class JsonErrorMiddleware:
         if (
             response.status_code < 400
             or request.path.startswith(PROTOCOL_PREFIXES)
-            or request.path in OWN_BODY_PATHS
+            or (request.path in OWN_BODY_PATHS and response.status_code == 503)
         ):
             return response
         if getattr(response, "streaming", False):

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django_ratelimit.core import is_ratelimited
 from ninja import Router
+from ninja.responses import Status
 from ninja.pagination import paginate
 
 from suite.errors import RateLimited, ValidationFailed
@@ -76,7 +77,7 @@ def team_list(request: HttpRequest):
 @teams_router.post("/", response={201: TeamOut}, summary="Create a team (you become its administrator)")
 def team_create(request: HttpRequest, payload: TeamIn):
     team = services.team_create(actor=request.user, name=payload.name)
-    return 201, _teams_with_role(request).get(pk=team.pk)
+    return Status(201, _teams_with_role(request).get(pk=team.pk))
 
 
 @teams_router.get("/{team_id}", response=TeamOut, summary="One of your teams")
@@ -94,7 +95,7 @@ def team_rename(request: HttpRequest, team_id: str, payload: TeamIn):
 @teams_router.delete("/{team_id}", response={204: None}, summary="Delete a team")
 def team_delete(request: HttpRequest, team_id: str):
     services.team_delete(actor=request.user, team_id=team_id)
-    return 204, None
+    return Status(204, None)
 
 
 @teams_router.get("/{team_id}/members/", response=list[TeamMemberOut], summary="Members of a team")
@@ -108,7 +109,7 @@ def team_member_add(request: HttpRequest, team_id: str, payload: TeamMemberIn):
     membership = services.team_member_add(
         actor=request.user, team_id=team_id, user_id=payload.user, role=payload.role, request=request
     )
-    return 201, membership
+    return Status(201, membership)
 
 
 @teams_router.patch("/{team_id}/members/{user_id}", response=TeamMemberOut, summary="Change a member's role")
@@ -121,7 +122,7 @@ def team_member_update(request: HttpRequest, team_id: str, user_id: uuid.UUID, p
 @teams_router.delete("/{team_id}/members/{user_id}", response={204: None}, summary="Remove a member (or leave)")
 def team_member_remove(request: HttpRequest, team_id: str, user_id: uuid.UUID):
     services.team_member_remove(actor=request.user, team_id=team_id, user_id=user_id, request=request)
-    return 204, None
+    return Status(204, None)
 
 
 # --- API tokens -------------------------------------------------------------------------
@@ -145,10 +146,10 @@ def token_create(request: HttpRequest, payload: TokenIn):
         request=request,
     )
     token.token = raw  # type: ignore[attr-defined]
-    return 201, token
+    return Status(201, token)
 
 
 @tokens_router.delete("/{token_id}", response={204: None}, summary="Revoke an API token")
 def token_revoke(request: HttpRequest, token_id: uuid.UUID):
     tokens.token_revoke(actor=request.user, token_id=token_id, request=request)
-    return 204, None
+    return Status(204, None)

@@ -7,6 +7,7 @@ import datetime as dt
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
+from ninja.responses import Status
 
 from suite.errors import ValidationFailed
 from suite.realtime.tickets import issue_ticket
@@ -34,4 +35,4 @@ def ticket_create(request: HttpRequest, payload: TicketIn | None = None):
     if path is not None and not path.startswith("/ws/"):
         raise ValidationFailed(_("A ticket path must start with /ws/."), details={"path": path})
     ticket, expires_at = issue_ticket(request.user.pk, path=path)
-    return 201, {"ticket": ticket, "expires_at": expires_at}
+    return Status(201, {"ticket": ticket, "expires_at": expires_at})

@@ -1,0 +1,123 @@
+"""Configuration from the environment, secrets from files, refusal of insecure production."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from suite.conf import ConfigError, Env, enabled_products, production_problems
+
+SECURE_PRODUCTION = {
+    "SUITE_MODE": "production",
+    "SECRET_KEY": "k" * 20 + "Zq8!vR2#pL9@wX4$mN7^bT1&",
+    "ALLOWED_HOSTS": "communs.example.gouv.fr",
+    "DATABASE_URL": "postgresql://communs@db.internal:5432/communs",
+    "REDIS_URL": "redis://redis.internal:6379/0",
+    "S3_ENDPOINT_URL": "https://s3.internal",
+    "S3_ACCESS_KEY_ID": "communs",
+    "S3_SECRET_ACCESS_KEY": "a-long-random-secret-value",
+}
+
+
+def load_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Import suite.settings in a fresh interpreter with exactly ``env`` (plus PATH)."""
+    clean = {"PATH": os.environ["PATH"], "SUITE_DATA_DIR": os.environ.get("SUITE_DATA_DIR", "/tmp"), **env}
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='suite.settings';"
+        "from django.conf import settings; print(settings.SUITE_PRODUCTS, settings.DEBUG, settings.SUITE_LOCAL_ACCOUNTS)"
+    )
+    return subprocess.run([sys.executable, "-c", code], env=clean, capture_output=True, text=True, timeout=60)
+
+
+def test_development_defaults_load():
+    result = load_settings({})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['docs', 'drive', 'chat', 'mail'] False True"
+
+
+def test_secure_production_loads_and_disables_local_accounts():
+    result = load_settings(SECURE_PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("False False")
+
+
+@pytest.mark.parametrize(
+    ("override", "variable"),
+    [
+        ({"SECRET_KEY": ""}, "SECRET_KEY"),
+        ({"SECRET_KEY": "django-insecure-abcdefghijklmnopqrstuvwxyz0123456789"}, "SECRET_KEY"),
+        ({"ALLOWED_HOSTS": "*"}, "ALLOWED_HOSTS"),
+        ({"DEBUG": "true"}, "DEBUG"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL"),
+        ({"S3_ENDPOINT_URL": ""}, "S3_ENDPOINT_URL"),
+        ({"REDIS_URL": ""}, "REDIS_URL"),
+    ],
+)
+def test_production_refuses_insecure_defaults_naming_the_variable(override, variable):
+    env = {**SECURE_PRODUCTION, **override}
+    env = {k: v for k, v in env.items() if v != ""}
+    result = load_settings(env)
+    assert result.returncode != 0
+    assert "Refusing to start in production mode" in result.stderr
+    assert f"- {variable}:" in result.stderr
+
+
+def test_unknown_app_is_refused_naming_the_variable():
+    result = load_settings({"SUITE_APPS": "docs,spreadsheet"})
+    assert result.returncode != 0
+    assert "SUITE_APPS: unknown product(s) spreadsheet" in result.stderr
+
+
+def test_suite_apps_selects_products():
+    result = load_settings({"SUITE_APPS": "docs, drive"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("['docs', 'drive']")
+
+
+def test_secret_from_file(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("from-a-file-0123456789-0123456789-0123456789\n")
+    env = Env({"SECRET_KEY_FILE": str(secret)})
+    assert env.str("SECRET_KEY") == "from-a-file-0123456789-0123456789-0123456789"
+    assert production_problems(Env({**SECURE_PRODUCTION, "SECRET_KEY": "", "SECRET_KEY_FILE": str(secret)})) == []
+
+
+def test_secret_file_that_cannot_be_read_names_the_variable(tmp_path):
+    with pytest.raises(ConfigError, match="S3_SECRET_ACCESS_KEY_FILE"):
+        Env({"S3_SECRET_ACCESS_KEY_FILE": str(tmp_path / "missing")}).str("S3_SECRET_ACCESS_KEY")
+
+
+def test_direct_value_wins_over_file(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("file")
+    assert Env({"SECRET_KEY": "direct", "SECRET_KEY_FILE": str(secret)}).str("SECRET_KEY") == "direct"
+
+
+@pytest.mark.parametrize(
+    ("method", "value", "expected"),
+    [
+        ("bool", "yes", True),
+        ("bool", "0", False),
+        ("int", "42", 42),
+        ("list", "a, b,,c", ["a", "b", "c"]),
+    ],
+)
+def test_typed_readers(method, value, expected):
+    assert getattr(Env({"X": value}), method)("X", *(() if method == "list" else (None,) if method == "bool" else (0,))) == expected
+
+
+@pytest.mark.parametrize(("method", "value"), [("bool", "maybe"), ("int", "ten")])
+def test_typed_readers_reject_garbage_naming_the_variable(method, value):
+    with pytest.raises(ConfigError, match="^X:"):
+        getattr(Env({"X": value}), method)("X", False if method == "bool" else 0)
+
+
+def test_enabled_products_default_is_all():
+    assert enabled_products(Env({})) == ["docs", "drive", "chat", "mail"]
+
+
+def test_production_secure_config_has_no_problems():
+    assert production_problems(Env(SECURE_PRODUCTION)) == []
