@@ -219,6 +219,9 @@ OIDC_AUTH_REQUEST_EXTRA_PARAMS = {}
 OIDC_CALLBACK_CLASS = "mozilla_django_oidc.views.OIDCAuthenticationCallbackView"
 OIDC_AUTHENTICATE_CLASS = "mozilla_django_oidc.views.OIDCAuthenticationRequestView"
 OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = 15 * 60
+# Seconds before a call to the provider (discovery, token, userinfo, JWKS, introspection)
+# gives up; mozilla-django-oidc would otherwise wait forever.
+OIDC_TIMEOUT = env.int("OIDC_TIMEOUT", 10, minimum=1)
 # Claims mapping (ProConnect: given_name + usual_name, siret).
 OIDC_CLAIM_EMAIL = env.str("OIDC_CLAIM_EMAIL", "email")
 OIDC_CLAIM_FULL_NAME = env.list("OIDC_CLAIM_FULL_NAME", ["given_name", "usual_name"])

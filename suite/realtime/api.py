@@ -7,32 +7,65 @@ import datetime as dt
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema
-from ninja.responses import Status
+from pydantic import ConfigDict
 
 from suite.errors import ValidationFailed
-from suite.realtime.tickets import issue_ticket
+from suite.realtime.tickets import issue_ticket, normalize_ticket_path
 
 router = Router(tags=["realtime"])
 
 
 class TicketIn(Schema):
+    """Optional restrictions of a ticket. No body, or ``{}``, gives a ticket valid on every
+    websocket endpoint for its lifetime."""
+
+    # Unknown fields are refused: a misspelt restriction must not silently give a ticket
+    # wider than the client asked for. (ninja's Schema otherwise reads any object, even a
+    # JSON list, attribute by attribute.)
+    model_config = ConfigDict(extra="forbid")
+
     path: str | None = Field(
         None,
+        min_length=1,
         max_length=512,
-        description="Restrict the ticket to websocket paths starting with this prefix, "
-        "e.g. `/ws/docs/<document id>`.",
+        description="Restrict the ticket to this websocket path and the paths below it, "
+        "e.g. `/ws/docs/<document id>` (a trailing slash makes no difference).",
     )
 
 
 class TicketOut(Schema):
-    ticket: str
-    expires_at: dt.datetime
+    ticket: str = Field(description="Pass it as the `ticket` query parameter of the websocket URL.")
+    expires_at: dt.datetime = Field(description="The ticket is refused from this instant on.")
 
 
-@router.post("/tickets", response={201: TicketOut}, summary="Get a websocket ticket")
+@router.post(
+    "/tickets",
+    response={201: TicketOut},
+    summary="Get a websocket ticket",
+    description="For clients that cannot send the session cookie on a websocket (API "
+    "clients, y-websocket providers with `params: {ticket}`). The ticket is reusable until "
+    "it expires and keeps the scopes of the API token used to obtain it.",
+)
 def ticket_create(request: HttpRequest, payload: TicketIn | None = None):
     path = payload.path if payload is not None else None
-    if path is not None and not path.startswith("/ws/"):
-        raise ValidationFailed(_("A ticket path must start with /ws/."), details={"path": path})
-    ticket, expires_at = issue_ticket(request.user.pk, path=path)
-    return Status(201, {"ticket": ticket, "expires_at": expires_at})
+    if path is not None:
+        try:
+            path = normalize_ticket_path(path)
+        except ValueError:
+            raise ValidationFailed(
+                _("A ticket path must be a plain websocket path starting with /ws/."),
+                details={
+                    "errors": [
+                        {
+                            "location": ["body", "path"],
+                            "field": "path",
+                            "message": _("Invalid websocket path."),
+                            "type": "value_error",
+                        }
+                    ]
+                },
+            ) from None
+    ticket, expires_at = issue_ticket(
+        request.user.pk, path=path, scopes=getattr(request, "auth_scopes", None)
+    )
+    return 201, {"ticket": ticket, "expires_at": expires_at}
