@@ -13,13 +13,65 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Router
-from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
-from ninja.errors import Throttled
+from ninja.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    HttpError,
+    Throttled,
+    ValidationError,
+)
 
 from suite.errors import ErrorCode, SuiteError, error_response, suite_error_response
 from suite.identity.auth import ROUTE_AREAS, api_auth
 
 logger = logging.getLogger(__name__)
+
+
+ERROR_SCHEMA = {
+    "title": "Error",
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string", "description": "Machine-readable error code."},
+                "message": {"type": "string", "description": "Human-readable, translated."},
+                "details": {"type": "object", "additionalProperties": True},
+            },
+        }
+    },
+}
+
+#: Errors every operation may answer, documented once for all operations.
+COMMON_ERRORS = {
+    "401": "Not authenticated.",
+    "403": "Authenticated, but not allowed (or insufficient token scope).",
+    "404": "Not found (or not visible to you).",
+    "422": "Invalid input.",
+    "429": "Rate limited.",
+    "500": "Internal error.",
+}
+
+
+class SuiteAPI(NinjaAPI):
+    """NinjaAPI whose OpenAPI document also describes the uniform error responses, so
+    generated clients know their shape."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+        reference = {"$ref": "#/components/schemas/Error"}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in COMMON_ERRORS.items():
+                    responses.setdefault(
+                        status,
+                        {"description": description, "content": {"application/json": {"schema": reference}}},
+                    )
+        return schema
 
 
 def register_router(api: NinjaAPI, prefix: str, router: Router, *, scope_area: str) -> None:
@@ -49,7 +101,7 @@ def build_api() -> NinjaAPI:
     from suite.identity.api import teams_router, tokens_router, users_router
     from suite.realtime.api import router as realtime_router
 
-    api = NinjaAPI(
+    api = SuiteAPI(
         title="Communs API",
         version="1",
         description=(
@@ -83,7 +135,8 @@ def build_api() -> NinjaAPI:
 
     @api.exception_handler(Throttled)
     def on_throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
-        headers = {"Retry-After": str(int(exc.wait))} if getattr(exc, "wait", None) else {}
+        wait = getattr(exc, "wait", None)
+        headers = {"Retry-After": str(int(wait))} if wait else {}
         return error_response(429, ErrorCode.RATE_LIMITED, headers=headers)
 
     @api.exception_handler(HttpError)

@@ -9,8 +9,8 @@ variable to fix.
 from __future__ import annotations
 
 import secrets
-from urllib.parse import quote
 from pathlib import Path
+from urllib.parse import quote
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -95,7 +95,7 @@ AUTH_USER_MODEL = "identity.User"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "suite" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -215,7 +215,7 @@ OIDC_NONCE_SIZE = 48
 OIDC_STORE_ID_TOKEN = True
 OIDC_CREATE_USER = env.bool("OIDC_CREATE_USER", True)
 OIDC_OP_LOGOUT_URL_METHOD = "suite.identity.oidc.provider_logout_url"
-OIDC_AUTH_REQUEST_EXTRA_PARAMS = {}
+OIDC_AUTH_REQUEST_EXTRA_PARAMS: dict[str, str] = {}
 OIDC_CALLBACK_CLASS = "mozilla_django_oidc.views.OIDCAuthenticationCallbackView"
 OIDC_AUTHENTICATE_CLASS = "mozilla_django_oidc.views.OIDCAuthenticationRequestView"
 OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = 15 * 60
@@ -266,7 +266,7 @@ WHITENOISE_AUTOREFRESH = False
 
 # --- Observability --------------------------------------------------------------------------
 METRICS_TOKEN = env.str("METRICS_TOKEN")
-LOG_LEVEL = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), "info").upper()
+LOG_LEVEL: str = env.choice("LOG_LEVEL", ("debug", "info", "warning", "error"), "info").upper()
 LOG_FORMAT = env.choice("LOG_FORMAT", ("json", "text"), "json")
 LOGGING = {
     "version": 1,

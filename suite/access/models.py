@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -80,6 +80,11 @@ class ResourceAccess(models.Model):
     role = models.PositiveSmallIntegerField(choices=Role.choices)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # Declared for type checkers; concrete subclasses get them from Django.
+    objects: ClassVar[models.Manager[Any]]
+    user_id: Any
+    team_id: Any
 
     class Meta:
         abstract = True

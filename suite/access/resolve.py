@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
-from django.db.models import BooleanField, F, Func, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, F, Func, IntegerField, Model, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Greatest
 
 from suite.access.models import AccessControlled
@@ -104,7 +104,7 @@ def explicitly_shared_with(queryset: QuerySet[M], actor: Any) -> QuerySet[M]:
     if not _is_authenticated(actor):
         return queryset.none()
     role = grant_role_subquery(queryset.model, actor)
-    return queryset.annotate(_granted_role=role).filter(_granted_role__isnull=False)
+    return queryset.annotate(_granted_role=role).filter(_granted_role__isnull=False)  # type: ignore[return-value]
 
 
 def effective_role(actor: Any, obj: AccessControlled) -> int | None:
@@ -121,7 +121,9 @@ def effective_role(actor: Any, obj: AccessControlled) -> int | None:
     )
 
 
-def _parse_pk(model: type[AccessControlled], pk: Any) -> Any:
+def parse_pk(model: type[Model], pk: Any) -> Any:
+    """``pk`` converted to ``model``'s primary key type, or ``None`` when it cannot be (an
+    unparsable id is simply "not found", never a 500)."""
     field = model._meta.pk
     if field.get_internal_type() == "UUIDField" and not isinstance(pk, uuid.UUID):
         try:
@@ -149,7 +151,7 @@ def access_object(
     if ``discoverable``, else the same ``NotFound``.
     """
     model = queryset.model
-    parsed = _parse_pk(model, pk)
+    parsed = parse_pk(model, pk)
     if parsed is None:
         raise NotFound()
     obj = annotate_roles(queryset, actor).filter(pk=parsed).first()

@@ -10,11 +10,12 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from django_ratelimit.core import is_ratelimited
 from ninja import Router
-from ninja.responses import Status
 from ninja.pagination import paginate
+from ninja.responses import Status
 
 from suite.errors import RateLimited, ValidationFailed
 from suite.identity import selectors, services, tokens
+from suite.identity.auth import actor
 from suite.identity.models import TeamMembership
 from suite.identity.schemas import (
     MeOut,
@@ -37,12 +38,12 @@ tokens_router = Router(tags=["tokens"])
 
 @users_router.get("/me", response=MeOut, summary="The authenticated user")
 def me(request: HttpRequest):
-    return request.user
+    return actor(request)
 
 
 @users_router.patch("/me", response=MeOut, summary="Update your profile")
 def me_update(request: HttpRequest, payload: MeUpdateIn):
-    return services.user_update_profile(actor=request.user, **payload.dict(exclude_unset=True))
+    return services.user_update_profile(actor=actor(request), **payload.dict(exclude_unset=True))
 
 
 @users_router.get("/", response=list[UserOut], summary="Search people to share with")
@@ -57,15 +58,15 @@ def user_search(request: HttpRequest, q: str):
             _("Type at least %(n)s characters.") % {"n": selectors.SEARCH_MIN_LENGTH},
             details={"q": q},
         )
-    return selectors.user_search(request.user, q)
+    return selectors.user_search(actor(request), q)
 
 
 # --- Teams ------------------------------------------------------------------------------
 
 
 def _teams_with_role(request: HttpRequest):
-    role = TeamMembership.objects.filter(team=OuterRef("pk"), user_id=request.user.pk).values("role")[:1]
-    return selectors.teams_of(request.user).annotate(role=Subquery(role))
+    role = TeamMembership.objects.filter(team=OuterRef("pk"), user_id=actor(request).pk).values("role")[:1]
+    return selectors.teams_of(actor(request)).annotate(role=Subquery(role))
 
 
 @teams_router.get("/", response=list[TeamOut], summary="Your teams")
@@ -76,38 +77,38 @@ def team_list(request: HttpRequest):
 
 @teams_router.post("/", response={201: TeamOut}, summary="Create a team (you become its administrator)")
 def team_create(request: HttpRequest, payload: TeamIn):
-    team = services.team_create(actor=request.user, name=payload.name)
+    team = services.team_create(actor=actor(request), name=payload.name)
     return Status(201, _teams_with_role(request).get(pk=team.pk))
 
 
 @teams_router.get("/{team_id}", response=TeamOut, summary="One of your teams")
 def team_detail(request: HttpRequest, team_id: str):
-    team = services.access_team(request.user, team_id)
+    team = services.access_team(actor(request), team_id)
     return _teams_with_role(request).get(pk=team.pk)
 
 
 @teams_router.patch("/{team_id}", response=TeamOut, summary="Rename a team")
 def team_rename(request: HttpRequest, team_id: str, payload: TeamIn):
-    team = services.team_rename(actor=request.user, team_id=team_id, name=payload.name)
+    team = services.team_rename(actor=actor(request), team_id=team_id, name=payload.name)
     return _teams_with_role(request).get(pk=team.pk)
 
 
 @teams_router.delete("/{team_id}", response={204: None}, summary="Delete a team")
 def team_delete(request: HttpRequest, team_id: str):
-    services.team_delete(actor=request.user, team_id=team_id)
+    services.team_delete(actor=actor(request), team_id=team_id)
     return Status(204, None)
 
 
 @teams_router.get("/{team_id}/members/", response=list[TeamMemberOut], summary="Members of a team")
 @paginate
 def team_member_list(request: HttpRequest, team_id: str):
-    return selectors.team_members(services.access_team(request.user, team_id))
+    return selectors.team_members(services.access_team(actor(request), team_id))
 
 
 @teams_router.post("/{team_id}/members/", response={201: TeamMemberOut}, summary="Add a member")
 def team_member_add(request: HttpRequest, team_id: str, payload: TeamMemberIn):
     membership = services.team_member_add(
-        actor=request.user, team_id=team_id, user_id=payload.user, role=payload.role, request=request
+        actor=actor(request), team_id=team_id, user_id=payload.user, role=payload.role, request=request
     )
     return Status(201, membership)
 
@@ -115,13 +116,13 @@ def team_member_add(request: HttpRequest, team_id: str, payload: TeamMemberIn):
 @teams_router.patch("/{team_id}/members/{user_id}", response=TeamMemberOut, summary="Change a member's role")
 def team_member_update(request: HttpRequest, team_id: str, user_id: uuid.UUID, payload: TeamMemberUpdateIn):
     return services.team_member_update(
-        actor=request.user, team_id=team_id, user_id=user_id, role=payload.role
+        actor=actor(request), team_id=team_id, user_id=user_id, role=payload.role
     )
 
 
 @teams_router.delete("/{team_id}/members/{user_id}", response={204: None}, summary="Remove a member (or leave)")
 def team_member_remove(request: HttpRequest, team_id: str, user_id: uuid.UUID):
-    services.team_member_remove(actor=request.user, team_id=team_id, user_id=user_id, request=request)
+    services.team_member_remove(actor=actor(request), team_id=team_id, user_id=user_id, request=request)
     return Status(204, None)
 
 
@@ -131,14 +132,14 @@ def team_member_remove(request: HttpRequest, team_id: str, user_id: uuid.UUID):
 @tokens_router.get("/", response=list[TokenOut], summary="Your API tokens")
 @paginate
 def token_list(request: HttpRequest):
-    return selectors.tokens_of(request.user)
+    return selectors.tokens_of(actor(request))
 
 
 @tokens_router.post("/", response={201: TokenCreatedOut}, summary="Create an API token")
 def token_create(request: HttpRequest, payload: TokenIn):
     token, raw = tokens.token_create(
-        actor=request.user,
-        user=request.user,
+        actor=actor(request),
+        user=actor(request),
         name=payload.name,
         scopes=payload.scopes,
         expires_in_days=payload.expires_in_days,
@@ -151,5 +152,5 @@ def token_create(request: HttpRequest, payload: TokenIn):
 
 @tokens_router.delete("/{token_id}", response={204: None}, summary="Revoke an API token")
 def token_revoke(request: HttpRequest, token_id: uuid.UUID):
-    tokens.token_revoke(actor=request.user, token_id=token_id, request=request)
+    tokens.token_revoke(actor=actor(request), token_id=token_id, request=request)
     return Status(204, None)

@@ -3,7 +3,7 @@ token or an OIDC access token for everything else. Also enforces token scopes.""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
@@ -13,6 +13,7 @@ from suite.errors import SuiteError
 from suite.identity import oidc
 from suite.identity import scopes as token_scopes
 from suite.identity.middleware import activate_user_language
+from suite.identity.models import User
 from suite.identity.tokens import authenticate_api_token, looks_like_api_token
 
 API_PREFIX = "/api/v1/"
@@ -25,6 +26,12 @@ ROUTE_AREAS: dict[str, str] = {
     "tokens": "account",
     "realtime": "realtime",
 }
+
+
+def actor(request: HttpRequest) -> User:
+    """The authenticated user of an API request (the API denies anonymous calls unless an
+    operation opts out, so handlers can rely on it)."""
+    return cast(User, request.user)
 
 
 def area_of(path: str) -> str | None:

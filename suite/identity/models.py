@@ -85,7 +85,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []  # noqa: RUF012 -- Django reads it as a class attribute
 
     class Meta:
         ordering = ["email"]
@@ -144,6 +144,9 @@ class TeamMembership(models.Model):
         ]
         indexes = [models.Index(fields=["user", "team"], name="identity_membership_user_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.team_id} ({self.role})"
+
 
 class ApiToken(models.Model):
     """A personal or bot API token. Only a SHA-256 digest of the secret is stored; the
@@ -181,6 +184,9 @@ class UserSession(models.Model):
     oidc_sid = models.CharField(max_length=255, blank=True, db_index=True)
     created_at = models.DateTimeField(default=now, editable=False)
 
+    def __str__(self) -> str:
+        return f"session of {self.user_id}"
+
 
 class AuditAction(models.TextChoices):
     LOGIN = "login", _("Login")
@@ -214,3 +220,6 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["target_type", "target_id"], name="audit_target_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.target_type}:{self.target_id}"

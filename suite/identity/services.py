@@ -141,9 +141,9 @@ def team_membership_role(team: Team, user: Any) -> str | None:
 def access_team(actor: Any, team_id: Any, *, manage: bool = False) -> Team:
     """The team ``team_id`` if ``actor`` is a member (an administrator when ``manage``);
     missing and not-a-member are the same 404."""
-    from suite.access.resolve import _parse_pk
+    from suite.access.resolve import parse_pk
 
-    pk = _parse_pk(Team, team_id)
+    pk = parse_pk(Team, team_id)
     team = Team.objects.filter(pk=pk, memberships__user_id=actor.pk).first() if pk else None
     if team is None:
         raise NotFound()
@@ -188,11 +188,11 @@ def team_member_add(
 ) -> TeamMembership:
     if role not in TeamRole.values:
         raise ValidationFailed(_("Unknown role."), details={"role": role, "allowed": list(TeamRole.values)})
-    from suite.access.resolve import _parse_pk
+    from suite.access.resolve import parse_pk
 
     with transaction.atomic():
         team = access_team(actor, team_id, manage=True)
-        pk = _parse_pk(User, user_id)
+        pk = parse_pk(User, user_id)
         user = User.objects.filter(pk=pk, is_active=True).first() if pk else None
         if user is None:
             raise NotFound(_("No such user."), details={"user": str(user_id)})

@@ -24,7 +24,7 @@ from suite.identity import scopes as token_scopes
 from suite.identity.audit import client_ip, record_audit
 from suite.identity.models import ApiToken, AuditAction, User
 
-TOKEN_PREFIX = "cmn_"
+TOKEN_PREFIX = "cmn_"  # noqa: S105 -- a public marker, not a secret
 PREFIX_LENGTH = 8
 # Do not write last_used_at more often than this, so reads stay reads.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)

@@ -57,7 +57,7 @@ def ticket_create(request: HttpRequest, payload: TicketIn | None = None):
                 details={
                     "errors": [
                         {
-                            "location": ["body", "path"],
+                            "location": ["body", "payload", "path"],
                             "field": "path",
                             "message": _("Invalid websocket path."),
                             "type": "value_error",

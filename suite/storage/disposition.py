@@ -20,8 +20,8 @@ _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029/\\]")
 # What may appear inside the ASCII fallback's quoted-string without escaping: printable
 # ASCII except the quote and the backslash (RFC 6266 §4.3 advises against escapes, which
 # some browsers do not undo). "%" is replaced too, because some browsers percent-decode
-# the plain ``filename`` parameter.
-_FALLBACK_UNSAFE = re.compile(r'[^\x20-\x7e]|["\\%]')
+# the plain ``filename`` parameter, and ";" because naive parsers split on it.
+_FALLBACK_UNSAFE = re.compile(r'[^\x20-\x7e]|["\\%;]')
 
 # Types a browser may render in place without running anything: images other than SVG,
 # audio, video, PDF and plain text. Everything else (HTML, SVG, XML, JavaScript...) could

@@ -8,7 +8,13 @@ from guardian.shortcuts import assign_perm
 
 from suite.access.roles import LinkReach, Role
 from tests.access_app.models import Folder
-from tests.factories import FolderAccessFactory, FolderFactory, TeamFactory, TeamMembershipFactory, UserFactory
+from tests.factories import (
+    FolderAccessFactory,
+    FolderFactory,
+    TeamFactory,
+    TeamMembershipFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
