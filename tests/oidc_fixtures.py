@@ -73,6 +73,7 @@ def _rsa_key() -> rsa.RSAPrivateKey:
 
 def _private_jwk(key: rsa.RSAPrivateKey, kid: str) -> dict[str, Any]:
     jwk = jwt.algorithms.RSAAlgorithm.to_jwk(key, as_dict=True)
+    jwk.pop("key_ops", None)  # PyJWT says ["sign"]: the provider would not verify with it.
     jwk.update(kid=kid, alg="RS256", use="sig")
     return jwk
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from pydantic import ConfigDict
 
 from suite.errors import ValidationFailed
@@ -68,4 +68,4 @@ def ticket_create(request: HttpRequest, payload: TicketIn | None = None):
     ticket, expires_at = issue_ticket(
         request.user.pk, path=path, scopes=getattr(request, "auth_scopes", None)
     )
-    return 201, {"ticket": ticket, "expires_at": expires_at}
+    return Status(201, {"ticket": ticket, "expires_at": expires_at})

@@ -93,6 +93,15 @@ const provider = new Provider(issuer, {
   },
 });
 
+// Errors go to stderr (a log file the test fixture keeps) to explain a failing flow.
+for (const event of ['server_error', 'authorization.error', 'grant.error', 'end_session.error',
+  'userinfo.error', 'introspection.error', 'backchannel.error']) {
+  provider.on(event, (ctx, error) => {
+    const cause = error?.cause ?? error;
+    process.stderr.write(`${event}: ${error?.message} ${error?.error_description ?? ''} ${cause?.stack ?? ''}\n`);
+  });
+}
+
 const handle = provider.callback();
 
 function testRoute(req, res) {

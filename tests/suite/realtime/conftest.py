@@ -1,16 +1,68 @@
-"""Helpers for websocket tests: Channels' ``WebsocketCommunicator`` against the real ASGI
-application (real PostgreSQL, real Redis channel layer), driven with ``async_to_sync``."""
+"""Helpers for websocket tests: a websocket communicator against the real ASGI application
+(real PostgreSQL, real Redis channel layer), driven with ``async_to_sync``.
+
+``channels.testing.WebsocketCommunicator`` cannot be imported without daphne (the package's
+``__init__`` imports its live-server helper), so :class:`WebsocketCommunicator` here is the
+same thin layer over asgiref's ``ApplicationCommunicator``. Unlike Channels' it does not
+patch ``close_old_connections`` away: tests that open sockets use
+``django_db(transaction=True)``, and the middlewares' connection handling runs for real.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.testing import WebsocketCommunicator
+from asgiref.testing import ApplicationCommunicator
 
 TICKETS_URL = "/api/v1/realtime/tickets"
+
+
+class WebsocketCommunicator(ApplicationCommunicator):
+    """Plays the client side of the ASGI websocket protocol against an application."""
+
+    def __init__(self, application, path: str, headers=None):
+        parsed = urlsplit(path)
+        scope = {
+            "type": "websocket",
+            "asgi": {"version": "3.0"},
+            "scheme": "ws",
+            "path": unquote(parsed.path),
+            "raw_path": parsed.path.encode(),
+            "query_string": parsed.query.encode(),
+            "headers": list(headers or []),
+            "subprotocols": [],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+        }
+        super().__init__(application, scope)
+
+    async def connect(self, timeout: float = 3) -> bool:
+        """Handshake; True when accepted, False when refused before accepting."""
+        await self.send_input({"type": "websocket.connect"})
+        response = await self.receive_output(timeout)
+        if response["type"] == "websocket.close":
+            return False
+        assert response["type"] == "websocket.accept", response
+        return True
+
+    async def send_to(self, text: str) -> None:
+        await self.send_input({"type": "websocket.receive", "text": text})
+
+    async def receive_from(self, timeout: float = 3) -> str:
+        response = await self.receive_output(timeout)
+        assert response["type"] == "websocket.send", response
+        return response["text"]
+
+    async def receive_json_from(self, timeout: float = 3):
+        return json.loads(await self.receive_from(timeout))
+
+    async def disconnect(self, code: int = 1000, timeout: float = 3) -> None:
+        await self.send_input({"type": "websocket.disconnect", "code": code})
+        await self.wait(timeout)
 
 
 def run_async(test):
@@ -31,16 +83,17 @@ def cookie_header(client) -> tuple[bytes, bytes]:
     return (b"cookie", f"{settings.SESSION_COOKIE_NAME}={value}".encode())
 
 
-async def open_socket(path: str, headers=(), application=None) -> tuple[WebsocketCommunicator, bool]:
+async def open_socket(path: str, headers=(), application=None) -> WebsocketCommunicator:
+    """Connect to ``path``; every endpoint accepts (and may then close with a reason)."""
     if application is None:
         from suite.asgi import application
-    communicator = WebsocketCommunicator(application, path, headers=list(headers))
-    connected, _subprotocol = await communicator.connect(timeout=3)
-    return communicator, connected
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    assert await communicator.connect(), "the handshake was refused"
+    return communicator
 
 
 async def expect_ready(communicator: WebsocketCommunicator) -> dict:
-    message = json.loads(await communicator.receive_from(timeout=3))
+    message = await communicator.receive_json_from()
     assert message["type"] == "session.ready", message
     return message["data"]
 
