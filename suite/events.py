@@ -2,7 +2,7 @@
 
 Apps never import each other (see DESIGN.md, dependency rule); they meet here. A producer
 declares its event models in ``<app>/events.py`` (imported at startup by
-``RealtimeConfig.ready``, also in Celery workers) and publishes inside its service's
+``AccessConfig.ready``, also in Celery workers) and publishes inside its service's
 transaction::
 
     @register
@@ -156,7 +156,7 @@ def _handler_name(handler: Callable[[PlatformEvent], None] | str) -> str:
 
 def deliver(name: str, payload: dict[str, Any], handler_path: str) -> None:
     """Run one task subscriber (called by the Celery task) with the event rebuilt from its
-    JSON form. Event modules are imported at startup (``RealtimeConfig.ready``), so a worker
+    JSON form. Event modules are imported at startup (``AccessConfig.ready``), so a worker
     knows every event an enabled app can publish."""
     try:
         event_class = _registry[name]

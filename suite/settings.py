@@ -222,6 +222,9 @@ OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = 15 * 60
 # Seconds before a call to the provider (discovery, token, userinfo, JWKS, introspection)
 # gives up; mozilla-django-oidc would otherwise wait forever.
 OIDC_TIMEOUT = env.int("OIDC_TIMEOUT", 10, minimum=1)
+# Authenticate to the token and introspection endpoints with HTTP Basic
+# (client_secret_basic) instead of form fields (client_secret_post).
+OIDC_TOKEN_USE_BASIC_AUTH = env.bool("OIDC_TOKEN_USE_BASIC_AUTH", False)
 # Claims mapping (ProConnect: given_name + usual_name, siret).
 OIDC_CLAIM_EMAIL = env.str("OIDC_CLAIM_EMAIL", "email")
 OIDC_CLAIM_FULL_NAME = env.list("OIDC_CLAIM_FULL_NAME", ["given_name", "usual_name"])

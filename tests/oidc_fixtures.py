@@ -64,6 +64,8 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
     # Same email as alice, another subject: must never take over alice's account.
     "mallory": {"email": "alice.martin@finances.gouv.fr", "given_name": "Mallory"},
     "no-email": {"given_name": "Anonyme", "usual_name": "Sans courriel"},
+    # The provider does not vouch for this email: it must not claim an existing account.
+    "unverified": {"email": "claire.petit@culture.gouv.fr", "email_verified": False},
 }
 
 
@@ -279,16 +281,25 @@ def _start_provider(log_dir: Path) -> OIDCProvider:
     return OIDCProvider(issuer=issuer, discovery=discovery, signing_key=key, kid=kid, process=process)
 
 
+_running: list[OIDCProvider] = []
+
+
 @pytest.fixture(scope="session")
 def oidc_provider(tmp_path_factory):
-    """The session's running OpenID Provider (stopped at the end of the session)."""
-    provider = _start_provider(tmp_path_factory.mktemp("oidc-provider"))
-    yield provider
-    provider.process.terminate()
-    try:
-        provider.process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        provider.process.kill()
+    """The session's running OpenID Provider (stopped at the end of the session).
+
+    Each test module that imports this fixture gets its own session-scoped definition, so the
+    process is kept here to start it only once per session."""
+    if not _running:
+        _running.append(_start_provider(tmp_path_factory.mktemp("oidc-provider")))
+    yield _running[0]
+    while _running:
+        process = _running.pop().process
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 @pytest.fixture

@@ -93,6 +93,10 @@ class SessionAuth(APIKeyCookie):
         from django.conf import settings
 
         self.param_name = settings.SESSION_COOKIE_NAME
+        if self.param_name not in request.COOKIES:
+            # No session, nothing for CSRF to protect: an anonymous POST must get the
+            # uniform 401, not ninja's CSRF 403 (which runs before it looks for the cookie).
+            return None
         return super()._get_key(request)
 
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:

@@ -37,6 +37,8 @@ def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 
 @receiver(user_login_failed)
 def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    if "nonce" in credentials:
+        return  # a refused OIDC login: the OIDC backend already audited it with its reason
     record_audit(
         AuditAction.LOGIN_FAILED,
         request=request,

@@ -18,7 +18,6 @@ completion refuses parts under 5 MiB (``EntityTooSmall``) and unknown ETags
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import datetime as dt
 import logging

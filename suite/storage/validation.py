@@ -64,9 +64,9 @@ def new_key(namespace: str) -> str:
 
 # RFC 9110 media type: type "/" subtype, then optional parameters; tokens only, so no
 # space, quote-breaking or line break can reach a signed header.
-_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_TCHARS = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
 CONTENT_TYPE_PATTERN = re.compile(
-    rf"{_TOKEN}/{_TOKEN}(?:[ \t]*;[ \t]*{_TOKEN}=(?:{_TOKEN}|\"[^\"\\\x00-\x1f\x7f]*\"))*"
+    rf"{_TCHARS}/{_TCHARS}(?:[ \t]*;[ \t]*{_TCHARS}=(?:{_TCHARS}|\"[^\"\\\x00-\x1f\x7f]*\"))*"
 )
 CONTENT_TYPE_MAX_LENGTH = 255
 METADATA_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")

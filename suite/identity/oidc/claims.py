@@ -88,10 +88,10 @@ def _create_user(sub: str, email: str, claims: dict[str, Any]) -> User:
             )
     except IntegrityError:
         # A concurrent first login of the same person won the race.
-        user = User.objects.filter(sub=sub).first()
-        if user is None:
+        winner = User.objects.filter(sub=sub).first()
+        if winner is None:
             raise LoginRefused("email_belongs_to_another_subject", sub=sub, email=email) from None
-        return user
+        return winner
     record_audit(AuditAction.USER_CREATED, target=user, method="oidc")
     return user
 

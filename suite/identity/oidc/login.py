@@ -117,7 +117,15 @@ class SuiteOIDCBackend(OIDCAuthenticationBackend):
             kept["oidc_id_token"] = id_token
         self.request.session.update(kept)
         self.request.suite_oidc_session = kept  # restored by keep_oidc_session after login
-        return user_for_claims(claims, require_email=True)
+        user = user_for_claims(claims, require_email=True)
+        current = getattr(self.request, "user", None)
+        if current is not None and current.is_authenticated and current.pk == user.pk:
+            # Signing in again as the same user: mozilla-django-oidc skips auth.login (so no
+            # user_logged_in), yet the provider session, hence the sid, may be a new one.
+            UserSession.objects.filter(session_key=self.request.session.session_key).update(
+                oidc_sid=kept["oidc_sid"]
+            )
+        return user
 
     def get_user(self, user_id: Any) -> User | None:
         user = super().get_user(user_id)

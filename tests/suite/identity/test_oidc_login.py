@@ -5,26 +5,29 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
 import requests
+from django.core.exceptions import SuspiciousOperation
 from django.test import Client
 
 from suite.identity import oidc
 from suite.identity.models import AuditAction, AuditEvent, User, UserSession
+from suite.identity.oidc import LoginRefused, SuiteOIDCBackend
+from tests import oidc_fixtures
 from tests.conftest import assert_error
 from tests.factories import UserFactory
-from tests.oidc_fixtures import (  # noqa: F401
-    ACCOUNTS,
-    JWT_USERINFO_CLIENT_ID,
-    oidc_login,
-    oidc_provider,
-    oidc_settings,
-)
+from tests.oidc_fixtures import ACCOUNTS, CLIENT_ID, JWT_USERINFO_CLIENT_ID
 
 pytestmark = pytest.mark.django_db
+
+# The shared OIDC fixtures, made visible to this module's tests.
+oidc_login = oidc_fixtures.oidc_login
+oidc_provider = oidc_fixtures.oidc_provider
+oidc_settings = oidc_fixtures.oidc_settings
 
 ALICE = ACCOUNTS["alice"]
 
@@ -66,6 +69,27 @@ def test_login_links_session_to_provider_sid(client, oidc_login):
     assert client.session["oidc_sid"] == sid
     row = UserSession.objects.get(session_key=client.session.session_key)
     assert (row.user.sub, row.oidc_sid) == ("alice", sid)
+
+
+def test_signing_in_again_links_session_to_new_provider_sid(client, oidc_login):
+    oidc_login(client, "alice")
+    first_sid = client.session["oidc_sid"]
+
+    oidc_login(client, "alice")  # same browser here, a new session at the provider
+
+    row = UserSession.objects.get(session_key=client.session.session_key)
+    assert row.oidc_sid == client.session["oidc_sid"] != first_sid
+
+
+def test_login_over_another_users_session_keeps_provider_session(client, oidc_login):
+    """Signing in as someone else flushes the Django session; the ID token and sid survive."""
+    client.force_login(UserFactory(), backend="suite.identity.backends.LocalPasswordBackend")
+
+    oidc_login(client, "bob")
+
+    assert client.get("/api/v1/users/me").json()["email"] == ACCOUNTS["bob"]["email"]
+    sid = jwt.decode(client.session["oidc_id_token"], options={"verify_signature": False})["sid"]
+    assert UserSession.objects.get(session_key=client.session.session_key).oidc_sid == sid
 
 
 def test_authentication_request_sends_pkce_state_and_nonce(client, oidc_settings, oidc_provider):
@@ -145,6 +169,35 @@ def test_callback_with_invalid_code_fails_cleanly(client, oidc_settings):
     assert_error(client.get("/api/v1/users/me"), 401, "not_authenticated")
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [{"iss": "https://idp.example"}, {"aud": "another-client"}, {"aud": [CLIENT_ID, "another-client"]},
+     {"exp": None}, {"nonce": "another-nonce"}],
+    ids=["issuer", "audience", "several-audiences-without-azp", "no-exp", "nonce"],
+)
+def test_id_token_checks(oidc_settings, oidc_provider, overrides):
+    backend = SuiteOIDCBackend()
+    now = int(time.time())
+    claims = {"iss": oidc_provider.issuer, "sub": "alice", "aud": CLIENT_ID, "iat": now,
+              "exp": now + 300, "nonce": "the-nonce"}
+    assert backend.verify_token(oidc_provider.sign(claims), nonce="the-nonce")["sub"] == "alice"
+
+    broken = {name: value for name, value in {**claims, **overrides}.items() if value is not None}
+    with pytest.raises(SuspiciousOperation):
+        backend.verify_token(oidc_provider.sign(broken), nonce="the-nonce")
+
+
+def test_userinfo_must_describe_the_id_token_subject(oidc_settings, oidc_provider):
+    """Core §5.3.2: userinfo's sub must equal the ID token's (here: another user's token)."""
+    bob_tokens = oidc_provider.tokens(account="bob")
+    backend = SuiteOIDCBackend()
+    alice_id_token = {"sub": "alice"}
+
+    assert backend.get_userinfo(bob_tokens["access_token"], "", {"sub": "bob"})["sub"] == "bob"
+    with pytest.raises(LoginRefused):
+        backend.get_userinfo(bob_tokens["access_token"], "", alice_id_token)
+
+
 # --- claims → user --------------------------------------------------------------------------------
 
 
@@ -159,6 +212,17 @@ def test_login_refused_when_email_belongs_to_another_subject(client, oidc_login)
     assert_error(client.get("/api/v1/users/me"), 401, "not_authenticated")
     failure = _failed_logins("email_belongs_to_another_subject").get()
     assert failure.data["username"] == ALICE["email"] and failure.data["sub"] == "mallory"
+
+
+def test_unverified_email_cannot_claim_an_existing_account(client, oidc_login):
+    existing = UserFactory(email=ACCOUNTS["unverified"]["email"])
+
+    oidc_login(client, "unverified")
+
+    existing.refresh_from_db()
+    assert existing.sub is None
+    assert_error(client.get("/api/v1/users/me"), 401, "not_authenticated")
+    assert _failed_logins("email_not_verified").count() == 1
 
 
 def test_login_refused_without_email(client, oidc_login):
@@ -277,7 +341,7 @@ def test_discovery_keeps_endpoints_set_explicitly(oidc_settings, oidc_provider):
     oidc.apply_discovery()
 
     assert oidc_settings.OIDC_OP_TOKEN_ENDPOINT == "http://token-proxy.internal/token"
-    assert oidc_settings.OIDC_OP_USER_ENDPOINT == oidc_provider.discovery["userinfo_endpoint"]
+    assert oidc_provider.discovery["userinfo_endpoint"] == oidc_settings.OIDC_OP_USER_ENDPOINT
 
 
 @pytest.mark.parametrize("path", ["/no-such-document", ":1/unreachable"])

@@ -102,6 +102,8 @@ async def expect_close(communicator: WebsocketCommunicator) -> tuple[int, str]:
     """The (code, reason) the server closed an accepted socket with."""
     message = await communicator.receive_output(timeout=3)
     assert message["type"] == "websocket.close", message
+    # The server answers a close frame with websocket.disconnect; then the consumer ends.
+    await communicator.send_input({"type": "websocket.disconnect", "code": message.get("code")})
     await communicator.wait(timeout=3)
     return message.get("code"), message.get("reason")
 

@@ -139,3 +139,32 @@ def test_create_ticket_invalid_json(client, user, token_for):
         headers={"Authorization": f"Bearer {token_for(user)}"},
     )
     assert_error(response, 400, "bad_request")
+
+
+def test_create_ticket_unauthenticated_with_csrf_checks_enforced():
+    """Real clients are CSRF-checked (the test client is not by default): an anonymous
+    POST without any cookie is a 401, not a CSRF failure."""
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(TICKETS_URL, {}, content_type="application/json")
+    assert_error(response, 401, "not_authenticated")
+
+
+def test_create_ticket_with_session_but_without_csrf_token(user):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user, backend="suite.identity.backends.LocalPasswordBackend")
+    response = client.post(TICKETS_URL, {}, content_type="application/json")
+    assert_error(response, 403, "csrf_failed")
+
+
+def test_create_ticket_with_session_and_csrf_token(user):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user, backend="suite.identity.backends.LocalPasswordBackend")
+    secret = "k" * 32
+    client.cookies["csrftoken"] = secret
+    response = client.post(TICKETS_URL, {}, content_type="application/json", headers={"X-CSRFToken": secret})
+    _assert_ticket_response(response, user)

@@ -1,0 +1,500 @@
+"""uvicorn vs granian serving the real Communs ASGI app (``suite.asgi:application``).
+
+Run: ``python bench/asgi_servers.py`` (``--duration 3`` for a quick run; ``--help``).
+
+What it does, for each server (one worker each, on this machine):
+
+1. prepares a PostgreSQL database (``--database-url``, default
+   ``postgresql://postgres@127.0.0.1:5432/communs_bench``: created if missing, migrated) with a
+   user and an API token made by the ``suite`` CLI; uses Redis for the channel layer when
+   ``--redis-url`` answers (as in production);
+2. starts the server: ``uvicorn --loop uvloop --http httptools`` or
+   ``granian --interface asgi``;
+3. HTTP: ``wrk`` (or, if absent, a built-in asyncio keep-alive client in another process)
+   at ``--connections`` for ``--duration`` seconds on ``GET /healthz`` (no database) and on
+   ``GET /api/v1/users/me`` with a bearer token (token lookup + user query);
+4. websockets: ``--ws-clients`` clients, each with its own ticket from
+   ``POST /api/v1/realtime/tickets``, connect at once to ``/ws/events/``; we time each
+   connection until its ``session.ready`` message, then ``--ws-rounds`` ``ping``/``pong``
+   round trips per client, all clients at once; we also check the close codes of a bad and
+   of a missing ticket (4401 with the reason);
+5. RSS of the server's process tree (granian runs a supervisor and a worker process): idle,
+   after the HTTP load, and with all websocket clients connected.
+
+Results (``python bench/asgi_servers.py --duration 10``; 2 cores AMD EPYC, Debian 12,
+Python 3.11.2, PostgreSQL 15 and Redis 7 on the same machine, wrk 4.1.0 with 1 thread,
+32 connections; 200 websocket clients x 20 round trips; 2026-11-23):
+
+RESULTS_TABLE_PLACEHOLDER
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+BENCH_EMAIL = "bench@communs.localhost"
+
+
+# --- environment ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def reachable(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or HOST, parts.port or 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def server_env(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="suite.settings",
+        DATABASE_URL=args.database_url,
+        SUITE_DATA_DIR=str(data_dir),
+        SECRET_KEY=secrets.token_urlsafe(50),
+        LOG_LEVEL="warning",
+        DEBUG="false",
+        PYTHONPATH=str(ROOT),
+    )
+    env.pop("S3_ENDPOINT_URL", None)  # not used by these endpoints; no embedded S3 started
+    if args.redis_url and reachable(args.redis_url):
+        env.update(REDIS_URL=args.redis_url, REDIS_KEY_PREFIX=f"communs-bench-{os.getpid()}")
+    else:
+        env.pop("REDIS_URL", None)
+    return env
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin_url = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def suite_cli(env: dict[str, str], *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "suite.cli", *argv], env=env, capture_output=True, text=True,
+        check=check, cwd=ROOT,
+    )
+
+
+def prepare(env: dict[str, str]) -> str:
+    """Migrate, create the bench user if needed, return a fresh API token."""
+    suite_cli(env, "migrate")
+    suite_cli(env, "user", "create", "--email", BENCH_EMAIL, "--name", "Bench", check=False)
+    return suite_cli(env, "token", "create", "--user", BENCH_EMAIL, "--name", "bench").stdout.strip()
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+APP = "suite.asgi:application"
+# A bare ASGI callable: what each server costs without Django (reference row).
+HELLO = "asgi_servers:hello_app"
+
+
+async def hello_app(scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def]
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": b'{"status": "ok"}'})
+
+
+def server_command(name: str, port: int, target: str = APP) -> list[str]:
+    if name == "uvicorn":
+        return [
+            sys.executable, "-m", "uvicorn", target, "--app-dir", str(ROOT / "bench"), "--host", HOST,
+            "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--ws", "websockets",
+            "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+        ]
+    if name == "granian":
+        return [
+            sys.executable, "-m", "granian", "--interface", "asgi", "--host", HOST,
+            "--port", str(port), "--workers", "1", "--loop", "uvloop", "--no-access-log",
+            "--log-level", "warning", "--working-dir", str(ROOT / "bench"), target,
+        ]
+    raise ValueError(name)
+
+
+def server_version(name: str) -> str:
+    module = __import__(name)
+    return getattr(module, "__version__", "?")
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            child = int(stat.parent.name)
+            found.extend([child, *children(child)])
+    return found
+
+
+def tree_rss_mb(pid: int) -> float:
+    total = 0
+    for process in [pid, *children(pid)]:
+        try:
+            status = Path(f"/proc/{process}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"VmRSS:\s+(\d+) kB", status)
+        total += int(match[1]) if match else 0
+    return total / 1024
+
+
+def wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("server did not answer /healthz")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
+
+
+# --- HTTP load --------------------------------------------------------------------------------
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(value: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if not match:
+        raise ValueError(value)
+    return float(match[1]) * _UNITS[match[2]]
+
+
+def run_wrk(url: str, *, duration: int, connections: int, token: str | None) -> dict[str, float]:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
+    if token:
+        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),
+        "p50_ms": _ms(percentiles["50"]),
+        "p99_ms": _ms(percentiles["99"]),
+        "errors": (int(errors[1]) if errors else 0)
+        + (sum(int(n) for n in socket_errors.groups()) if socket_errors else 0),
+    }
+
+
+async def _keepalive_worker(host: str, port: int, request: bytes, until: float, latencies: list[float], errors: list[int]) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        while time.perf_counter() < until:
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head)[1])
+            await reader.readexactly(length)
+            latencies.append((time.perf_counter() - started) * 1000)
+            if not head.startswith(b"HTTP/1.1 2"):
+                errors.append(1)
+    finally:
+        writer.close()
+
+
+def python_load(url: str, duration: int, connections: int, token: str | None) -> dict[str, float]:
+    """Fallback when wrk is not installed (run in a child process: see --load-client)."""
+    parts = urlsplit(url)
+    headers = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+    if token:
+        headers += f"Authorization: Bearer {token}\r\n"
+    request = (headers + "\r\n").encode()
+    latencies: list[float] = []
+    errors: list[int] = []
+
+    async def main() -> None:
+        until = time.perf_counter() + duration
+        await asyncio.gather(
+            *(_keepalive_worker(parts.hostname, parts.port, request, until, latencies, errors) for _ in range(connections))
+        )
+
+    started = time.perf_counter()
+    asyncio.run(main())
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2],
+        "p99_ms": latencies[int(len(latencies) * 0.99)],
+        "errors": len(errors),
+    }
+
+
+def run_load(url: str, *, duration: int, connections: int, token: str | None) -> dict[str, float]:
+    if shutil.which("wrk"):
+        return run_wrk(url, duration=duration, connections=connections, token=token)
+    config = json.dumps({"url": url, "duration": duration, "connections": connections, "token": token})
+    output = subprocess.run(
+        [sys.executable, __file__, "--load-client", config], capture_output=True, text=True, check=True
+    ).stdout
+    return json.loads(output)
+
+
+# --- websockets -------------------------------------------------------------------------------
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+async def websocket_bench(base: str, token: str, clients: int, rounds: int, server_pid: int) -> dict[str, object]:
+    import httpx
+    import websockets
+
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}) as http:
+        semaphore = asyncio.Semaphore(16)
+
+        async def ticket() -> str:
+            async with semaphore:
+                response = await http.post("/api/v1/realtime/tickets")
+                response.raise_for_status()
+                return response.json()["ticket"]
+
+        tickets = await asyncio.gather(*(ticket() for _ in range(clients)))
+    ws_base = base.replace("http://", "ws://") + "/ws/events/"
+
+    async def connect(ticket: str) -> tuple[object, float]:
+        started = time.perf_counter()
+        connection = await websockets.connect(f"{ws_base}?ticket={ticket}", open_timeout=60, max_queue=None)
+        ready = json.loads(await connection.recv())
+        assert ready["type"] == "session.ready", ready
+        return connection, (time.perf_counter() - started) * 1000
+
+    started = time.perf_counter()
+    results = await asyncio.gather(*(connect(t) for t in tickets))
+    connect_all_ms = (time.perf_counter() - started) * 1000
+    connections = [connection for connection, _ in results]
+    connect_ms = [elapsed for _, elapsed in results]
+    rss_connected = tree_rss_mb(server_pid)
+
+    round_trips: list[float] = []
+
+    async def ping(connection: object) -> None:
+        for _ in range(rounds):
+            sent = time.perf_counter()
+            await connection.send("ping")
+            assert await connection.recv() == "pong"
+            round_trips.append((time.perf_counter() - sent) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(ping(connection) for connection in connections))
+    ping_elapsed = time.perf_counter() - started
+    await asyncio.gather(*(connection.close() for connection in connections))
+
+    close_codes = {}
+    for label, query in (("bad_ticket", "?ticket=bogus"), ("no_ticket", "")):
+        async with websockets.connect(ws_base + query) as connection:
+            try:
+                await connection.recv()
+            except websockets.ConnectionClosed as closed:
+                close_codes[label] = f"{closed.rcvd.code} {closed.rcvd.reason}" if closed.rcvd else "none"
+    return {
+        "connect_p50_ms": statistics.median(connect_ms),
+        "connect_p99_ms": _percentile(connect_ms, 0.99),
+        "connect_all_ms": connect_all_ms,
+        "rtt_p50_ms": statistics.median(round_trips),
+        "rtt_p99_ms": _percentile(round_trips, 0.99),
+        "pings_per_s": len(round_trips) / ping_elapsed,
+        "rss_connected_mb": rss_connected,
+        "close_codes": close_codes,
+    }
+
+
+# --- driver -----------------------------------------------------------------------------------
+
+
+def start_server(name: str, env: dict[str, str], target: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    log = open(Path(env["SUITE_DATA_DIR"]) / f"{name}.log", "ab")  # noqa: SIM115
+    process = subprocess.Popen(
+        server_command(name, port, target), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()  # the child holds its own descriptor
+    base = f"http://{HOST}:{port}"
+    try:
+        wait_ready(base, process)
+    except BaseException:
+        stop(process)
+        raise
+    return process, base
+
+
+def bench_hello(name: str, args: argparse.Namespace, env: dict[str, str]) -> dict[str, float]:
+    process, base = start_server(name, env, HELLO)
+    try:
+        run_load(base + "/", duration=1, connections=args.connections, token=None)
+        return run_load(base + "/", duration=args.duration, connections=args.connections, token=None)
+    finally:
+        stop(process)
+
+
+def bench_server(name: str, args: argparse.Namespace, env: dict[str, str], token: str) -> dict[str, object]:
+    process, base = start_server(name, env, APP)
+    try:
+        result: dict[str, object] = {"server": name, "version": server_version(name)}
+        for path in ("/healthz", "/api/v1/users/me"):  # warm up imports, connections, caches
+            run_load(base + path, duration=1, connections=args.connections, token=token)
+        result["rss_idle_mb"] = tree_rss_mb(process.pid)
+        result["healthz"] = run_load(base + "/healthz", duration=args.duration, connections=args.connections, token=None)
+        result["me"] = run_load(
+            base + "/api/v1/users/me", duration=args.duration, connections=args.connections, token=token
+        )
+        result["rss_after_http_mb"] = tree_rss_mb(process.pid)
+        result["ws"] = asyncio.run(websocket_bench(base, token, args.ws_clients, args.ws_rounds, process.pid))
+        result["processes"] = 1 + len(children(process.pid))
+    finally:
+        stop(process)
+    result["hello"] = bench_hello(name, args, env)
+    return result
+
+
+def machine() -> str:
+    cpu = "?"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split()[1] if shutil.which("wrk") else "none (python client)"
+    return (
+        f"{os.cpu_count()} cores {cpu}, Python {platform.python_version()}, wrk {wrk}, "
+        f"{time.strftime('%Y-%m-%d')}"
+    )
+
+
+def table(results: list[dict[str, object]]) -> str:
+    rows = [
+        ("version", lambda r: r["version"]),
+        ("/healthz req/s", lambda r: f"{r['healthz']['rps']:.0f}"),
+        ("/healthz p50 / p99 ms", lambda r: f"{r['healthz']['p50_ms']:.2f} / {r['healthz']['p99_ms']:.2f}"),
+        ("/api/v1/users/me req/s", lambda r: f"{r['me']['rps']:.0f}"),
+        ("/api/v1/users/me p50 / p99 ms", lambda r: f"{r['me']['p50_ms']:.2f} / {r['me']['p99_ms']:.2f}"),
+        ("HTTP errors", lambda r: f"{r['healthz']['errors'] + r['me']['errors']:.0f}"),
+        ("bare ASGI app req/s (no Django)", lambda r: f"{r['hello']['rps']:.0f}"),
+        ("bare ASGI app p50 / p99 ms", lambda r: f"{r['hello']['p50_ms']:.2f} / {r['hello']['p99_ms']:.2f}"),
+        ("ws connect p50 / p99 ms", lambda r: f"{r['ws']['connect_p50_ms']:.1f} / {r['ws']['connect_p99_ms']:.1f}"),
+        ("ws all clients ready ms", lambda r: f"{r['ws']['connect_all_ms']:.0f}"),
+        ("ws ping/pong p50 / p99 ms", lambda r: f"{r['ws']['rtt_p50_ms']:.2f} / {r['ws']['rtt_p99_ms']:.2f}"),
+        ("ws ping/pong per s", lambda r: f"{r['ws']['pings_per_s']:.0f}"),
+        ("ws close (bad / no ticket)", lambda r: f"{r['ws']['close_codes'].get('bad_ticket')} / {r['ws']['close_codes'].get('no_ticket')}"),
+        ("RSS idle MB", lambda r: f"{r['rss_idle_mb']:.0f}"),
+        ("RSS after HTTP load MB", lambda r: f"{r['rss_after_http_mb']:.0f}"),
+        ("RSS with ws clients MB", lambda r: f"{r['ws']['rss_connected_mb']:.0f}"),
+        ("processes", lambda r: f"{r['processes']:.0f}"),
+    ]
+    lines = ["| | " + " | ".join(str(r["server"]) for r in results) + " |", "|---" * (len(results) + 1) + "|"]
+    lines += ["| " + label + " | " + " | ".join(cell(r) for r in results) + " |" for label, cell in rows]
+    return "\n".join(lines)
+
+
+def median_of(runs: list[dict[str, object]]) -> dict[str, object]:
+    """Per-metric median of repeated runs (numbers); other values from the first run."""
+    merged: dict[str, object] = {}
+    for key, first in runs[0].items():
+        values = [run[key] for run in runs]
+        if isinstance(first, dict):
+            merged[key] = median_of(values)  # type: ignore[arg-type]
+        elif isinstance(first, int | float) and not isinstance(first, bool):
+            merged[key] = statistics.median(values)  # type: ignore[type-var]
+        else:
+            merged[key] = first
+    return merged
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per HTTP measurement")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--ws-clients", type=int, default=200)
+    parser.add_argument("--ws-rounds", type=int, default=20, help="ping/pong round trips per client")
+    parser.add_argument("--servers", default="uvicorn,granian")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/communs_bench"),
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--repeat", type=int, default=1, help="runs per server, interleaved; medians are reported")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--load-client", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load_client:
+        config = json.loads(args.load_client)
+        print(json.dumps(python_load(config["url"], config["duration"], config["connections"], config["token"])))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="communs-bench-") as data_dir:
+        env = server_env(args, Path(data_dir))
+        ensure_database(args.database_url)
+        token = prepare(env)
+        print(f"machine: {machine()}", file=sys.stderr)
+        print(f"channel layer: {'Redis' if env.get('REDIS_URL') else 'in-memory'}", file=sys.stderr)
+        names = args.servers.split(",")
+        runs: dict[str, list[dict[str, object]]] = {name: [] for name in names}
+        for repeat in range(args.repeat):
+            # Alternate the order (A B, B A, ...) so drift in the machine's load is shared.
+            for name in names if repeat % 2 == 0 else names[::-1]:
+                print(f"run {repeat + 1}/{args.repeat}: {name} (load average {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
+                runs[name].append(bench_server(name, args, env, token))
+    if args.json:
+        args.json.write_text(json.dumps(runs, indent=2))
+    print(table([median_of(runs[name]) for name in names]))
+
+
+if __name__ == "__main__":
+    main()
