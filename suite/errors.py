@@ -202,6 +202,40 @@ class JsonErrorMiddleware:
         return rewritten
 
 
+_NUL_MARKERS = (b"\x00", b"\\u0000")
+_TEXT_BODY_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/")
+
+
+def contains_nul(request: HttpRequest) -> bool:
+    """NUL characters cannot be stored in PostgreSQL text; refuse them at the door (in the
+    URL, the query string, or a JSON/form body) instead of failing deep in a query."""
+    query = request.META.get("QUERY_STRING", "")
+    if "\x00" in request.path or "%00" in query.lower() or "\x00" in query:
+        return True
+    if request.content_type.startswith(_TEXT_BODY_TYPES):
+        try:
+            body = request.body
+        except Exception:  # noqa: BLE001 -- a body we cannot read is handled by the view
+            return False
+        return any(marker in body for marker in _NUL_MARKERS)
+    return False
+
+
+class InputGuardMiddleware:
+    """Rejects input that no endpoint can accept (NUL characters) with a uniform 400."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(PROTOCOL_PREFIXES) and contains_nul(request):
+            return error_response(
+                400, ErrorCode.BAD_REQUEST, _("NUL characters are not allowed in requests."),
+                details={"reason": "nul_character"},
+            )
+        return self.get_response(request)
+
+
 def _is_uniform(content: bytes) -> bool:
     try:
         body = json.loads(content)

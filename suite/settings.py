@@ -78,6 +78,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "suite.observability.RequestIdMiddleware",
     "suite.errors.JsonErrorMiddleware",
+    "suite.errors.InputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -304,3 +305,8 @@ SILENCED_SYSTEM_CHECKS: list[str] = []
 if PRODUCTION:
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
+
+# --- API --------------------------------------------------------------------------------------
+NINJA_PAGINATION_CLASS = "suite.pagination.SuitePagination"
+NINJA_PAGINATION_PER_PAGE = 50
+NINJA_PAGINATION_MAX_LIMIT = 200

@@ -86,3 +86,19 @@ def test_error_messages_follow_accept_language(client):
     response = client.get("/api/v1/users/me", headers={"Accept-Language": "fr"})
     error = assert_error(response, 401, "not_authenticated")
     assert error["message"] == "Authentification requise."
+
+
+@pytest.mark.django_db
+def test_nul_characters_are_refused_not_500(api, user):
+    """Found by the API fuzzer: NUL reached PostgreSQL and failed with a 500."""
+    client = api(user)
+    error = assert_error(client.get("/api/v1/users/?q=%00ab"), 400, "bad_request")
+    assert error["details"] == {"reason": "nul_character"}
+    assert_error(client.post("/api/v1/teams/", json={"name": "a\u0000b"}), 400, "bad_request")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["offset=703979863389508515827279420675063808", "limit=100000", "limit=0", "offset=-1"])
+def test_pagination_bounds_are_validated(api, user, query):
+    """Found by the API fuzzer: a huge offset overflowed PostgreSQL's bigint."""
+    assert_error(api(user).get(f"/api/v1/teams/?{query}"), 422, "validation_error")
