@@ -97,6 +97,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     server = uvicorn.Server(config)
     try:
         server.run()
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it handled; stopping is the expected outcome
     finally:
         if scheduler is not None:
             scheduler.stop()

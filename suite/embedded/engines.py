@@ -16,8 +16,10 @@ import sysconfig
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -321,6 +323,11 @@ class EmbeddedEngines:
             self.postgres.stop()
 
 
+def _timed(function: Any, *args: Any) -> tuple[Any, float]:
+    started = time.perf_counter()
+    return function(*args), time.perf_counter() - started
+
+
 def ensure_engines(*, data_dir: Path | None = None, need_s3: bool = True, quiet: bool = False) -> EmbeddedEngines:
     """Start (or join) the embedded engines the environment does not configure, export their
     settings to ``os.environ``, and register their shutdown at exit."""
@@ -329,24 +336,43 @@ def ensure_engines(*, data_dir: Path | None = None, need_s3: bool = True, quiet:
     data_dir = (data_dir or Path(os.environ.get("SUITE_DATA_DIR", "./var"))).resolve()
     engines = EmbeddedEngines(data_dir=data_dir)
     say = (lambda _msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    if not os.environ.get("DATABASE_URL") and not os.environ.get("DATABASE_URL_FILE"):
-        started = time.perf_counter()
-        engines.postgres = EmbeddedPostgres(data_dir / "postgres")
-        os.environ.update(engines.postgres.start())
-        engines.started.append("postgres")
-        say(
-            f"[suite] embedded PostgreSQL ready in {time.perf_counter() - started:.1f} s "
-            f"(data: {data_dir / 'postgres'}, socket only)"
-        )
-    if need_s3 and not os.environ.get("S3_ENDPOINT_URL"):
-        started = time.perf_counter()
-        engines.s3 = EmbeddedS3(data_dir / "s3")
-        os.environ.update(engines.s3.start(os.environ.get("S3_BUCKET", "communs")))
-        engines.started.append("s3")
-        say(
-            f"[suite] embedded S3 (SeaweedFS) ready in {time.perf_counter() - started:.1f} s "
-            f"at {os.environ['S3_ENDPOINT_URL']} (data: {data_dir / 's3'}, bucket: "
-            f"{os.environ.get('S3_BUCKET', 'communs')}, credentials in {data_dir / 's3' / 'state.json'})"
-        )
+    want_postgres = not os.environ.get("DATABASE_URL") and not os.environ.get("DATABASE_URL_FILE")
+    want_s3 = need_s3 and not os.environ.get("S3_ENDPOINT_URL")
+    bucket = os.environ.get("S3_BUCKET", "communs")
+    # Both engines start at the same time: the cold start is the slower of the two, not the sum.
+    try:
+        _start_engines(engines, want_postgres, want_s3, bucket, say)
+    except BaseException:
+        engines.stop()  # never leave a half-started engine behind
+        raise
     atexit.register(engines.stop)
     return engines
+
+
+def _start_engines(
+    engines: EmbeddedEngines, want_postgres: bool, want_s3: bool, bucket: str, say: Any
+) -> None:
+    data_dir = engines.data_dir
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="embedded") as pool:
+        s3_future = None
+        if want_s3:
+            engines.s3 = EmbeddedS3(data_dir / "s3")
+            s3_future = pool.submit(_timed, engines.s3.start, bucket)
+        if want_postgres:
+            engines.postgres = EmbeddedPostgres(data_dir / "postgres")
+            postgres_settings, seconds = _timed(engines.postgres.start)
+            os.environ.update(postgres_settings)
+            engines.started.append("postgres")
+            say(
+                f"[suite] embedded PostgreSQL ready in {seconds:.1f} s "
+                f"(data: {data_dir / 'postgres'}, socket only)"
+            )
+        if s3_future is not None:
+            s3_settings, seconds = s3_future.result()
+            os.environ.update(s3_settings)
+            engines.started.append("s3")
+            say(
+                f"[suite] embedded S3 (SeaweedFS) ready in {seconds:.1f} s "
+                f"at {os.environ['S3_ENDPOINT_URL']} (data: {data_dir / 's3'}, bucket: {bucket}, "
+                f"credentials in {data_dir / 's3' / 'state.json'})"
+            )

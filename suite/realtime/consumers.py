@@ -66,7 +66,9 @@ class AuthenticatedConsumer(RefusingConsumerMixin, AsyncWebsocketConsumer):
     Subclasses override :meth:`authenticated_connect` to check access to their object, then
     call ``super().authenticated_connect(user)`` to accept, or ``self.refuse(...)``. As a
     client may keep a socket for hours, a consumer that accepts writes checks the user's
-    role again on each incoming write (:meth:`scope_allows` for the token side).
+    role again on each incoming write (:meth:`scope_allows` for the token side). Database
+    work goes through ``channels.db.database_sync_to_async``, which closes stale connections
+    (a socket outlives many ``CONN_MAX_AGE`` periods).
     """
 
     endpoint = "base"
