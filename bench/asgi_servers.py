@@ -21,11 +21,45 @@ What it does, for each server (one worker each, on this machine):
 5. RSS of the server's process tree (granian runs a supervisor and a worker process): idle,
    after the HTTP load, and with all websocket clients connected.
 
-Results (``python bench/asgi_servers.py --duration 10``; 2 cores AMD EPYC, Debian 12,
-Python 3.11.2, PostgreSQL 15 and Redis 7 on the same machine, wrk 4.1.0 with 1 thread,
-32 connections; 200 websocket clients x 20 round trips; 2026-11-23):
+Results of ``python bench/asgi_servers.py --duration 10 --repeat 3`` (medians of 3
+interleaved runs), 2026-11-23: 2 cores ``AMD EPYC`` (/proc/cpuinfo), 24 GB, Debian 12.11,
+Python 3.11.7, Django 5.2.19, Channels 4.3.2, uvicorn 0.54.0 (uvloop 0.23.0, httptools
+0.9.0, websockets 17.4), granian 2.8.7; PostgreSQL 15.20 and Redis 7.0.15 (channel layer)
+on the same machine; wrk 4.1.0, 1 thread, 32 connections, 10 s per endpoint; 200 websocket
+clients x 20 ping/pong round trips. The machine was shared with other jobs (load average
+2.6 to 3.5 during the runs), so single runs vary by up to 2x; compare the columns, not
+the absolute numbers.
 
-RESULTS_TABLE_PLACEHOLDER
+| | uvicorn | granian |
+|---|---|---|
+| version | 0.54.0 | 2.8.7 |
+| /healthz req/s | 308 | 362 |
+| /healthz p50 / p99 ms | 93.58 / 242.77 | 83.77 / 181.51 |
+| /api/v1/users/me req/s | 109 | 103 |
+| /api/v1/users/me p50 / p99 ms | 278.05 / 471.66 | 294.77 / 475.64 |
+| HTTP errors | 0 | 0 |
+| bare ASGI app req/s (no Django) | 25705 | 23178 |
+| bare ASGI app p50 / p99 ms | 1.21 / 2.82 | 0.94 / 12.69 |
+| ws connect p50 / p99 ms | 2175.9 / 2193.6 | 2376.9 / 2391.9 |
+| ws all clients ready ms | 2287 | 2425 |
+| ws ping/pong p50 / p99 ms | 51.30 / 163.34 | 33.62 / 129.09 |
+| ws ping/pong per s | 3449 | 5408 |
+| ws close (bad / no ticket) | 4401 ticket_invalid / 4401 not_authenticated | 4401 ticket_invalid / 4401 not_authenticated |
+| RSS idle MB | 103 | 135 |
+| RSS after HTTP load MB | 107 | 137 |
+| RSS with ws clients MB | 132 | 175 |
+| processes | 1 | 2 |
+
+Reading it: on Django endpoints the two servers are within run-to-run noise, because the
+time goes to Django's ASGI bridge to sync code (2-4 ms per request with a single
+connection: asgiref's ``ThreadSensitiveContext`` starts a new thread for every request and
+another to join it) and, on ``/users/me``, to opening a PostgreSQL connection per request
+(``DATABASE_CONN_MAX_AGE=0``; a bare psycopg connect takes about 7 ms here). Without
+Django (bare ASGI app) the two are within noise (granian ahead in some runs, behind in others, with a longer p99); on
+websockets (Channels consumer, no database) granian relayed more ping/pongs in every run
+(1.1x to 2.2x) with lower latency. granian runs a supervisor and a worker process and
+uses about 32 MB more. Decision and discussion:
+``docs/decisions/0002-asgi-server.md``.
 """
 
 from __future__ import annotations
@@ -126,7 +160,8 @@ HELLO = "asgi_servers:hello_app"
 async def hello_app(scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def]
     if scope["type"] != "http":
         return
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"16")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": b'{"status": "ok"}'})
 
 
@@ -238,8 +273,10 @@ async def _keepalive_worker(host: str, port: int, request: bytes, until: float, 
             started = time.perf_counter()
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
-            length = int(re.search(rb"(?i)content-length:\s*(\d+)", head)[1])
-            await reader.readexactly(length)
+            length = re.search(rb"(?i)content-length:\s*(\d+)", head)
+            if length is None:
+                raise RuntimeError("the built-in load client needs responses with Content-Length")
+            await reader.readexactly(int(length[1]))
             latencies.append((time.perf_counter() - started) * 1000)
             if not head.startswith(b"HTTP/1.1 2"):
                 errors.append(1)

@@ -287,9 +287,10 @@ class BlobStore(abc.ABC):
         ``filename`` (any Unicode; see :func:`suite.storage.disposition.content_disposition`)
         and, if given, ``Content-Type: content_type``.
 
-        ``inline`` asks the browser to display the file; it is only honoured for types that
-        cannot run script (:func:`~suite.storage.disposition.inline_allowed`), others are
-        served as attachments. No request is made: a missing blob is a 404 from the store
+        ``inline`` asks the browser to display the file; it is only honoured when
+        ``content_type`` is given and cannot run script
+        (:func:`~suite.storage.disposition.inline_allowed`), otherwise the file is served as
+        an attachment. No request is made: a missing blob is a 404 from the store
         when the URL is used.
         """
 

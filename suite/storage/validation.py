@@ -12,6 +12,7 @@ round trip to the store.
 
 from __future__ import annotations
 
+import base64
 import re
 import uuid
 
@@ -102,3 +103,26 @@ def validate_metadata(metadata: dict[str, str] | None) -> dict[str, str]:
     if total > METADATA_MAX_BYTES:
         raise ValueError(f"metadata too large ({total} bytes, at most {METADATA_MAX_BYTES})")
     return dict(metadata)
+
+
+_UPLOAD_ID_PATTERN = re.compile(r"[A-Za-z0-9._~+/=-]{1,1024}")
+
+
+def validate_upload_id(upload_id: str) -> str:
+    """A multipart upload id as stores issue them. They come back to us through clients, so
+    keep them to characters that cannot alter a query string; else ValueError."""
+    if not isinstance(upload_id, str) or not _UPLOAD_ID_PATTERN.fullmatch(upload_id):
+        raise ValueError("invalid multipart upload id")
+    return upload_id
+
+
+def sha256_base64(hex_digest: str) -> str:
+    """A SHA-256 digest given in hexadecimal (what clients compute), as S3's
+    ``x-amz-checksum-sha256`` wants it (base64); ValueError if it is not one."""
+    try:
+        raw = bytes.fromhex(hex_digest)
+    except (ValueError, TypeError):
+        raw = b""
+    if len(raw) != 32:
+        raise ValueError("checksum_sha256 must be a SHA-256 digest in hexadecimal (64 digits)")
+    return base64.b64encode(raw).decode("ascii")

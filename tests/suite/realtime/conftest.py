@@ -3,9 +3,14 @@
 
 ``channels.testing.WebsocketCommunicator`` cannot be imported without daphne (the package's
 ``__init__`` imports its live-server helper), so :class:`WebsocketCommunicator` here is the
-same thin layer over asgiref's ``ApplicationCommunicator``. Unlike Channels' it does not
-patch ``close_old_connections`` away: tests that open sockets use
-``django_db(transaction=True)``, and the middlewares' connection handling runs for real.
+same thin layer over asgiref's ``ApplicationCommunicator``.
+
+Database: under ``async_to_sync`` called from the test's thread, ``database_sync_to_async``
+runs its function back on that thread, hence on the test's connection. Tests either use
+``django_db(transaction=True)`` (committed data; the middlewares' connection closing runs
+for real, at the price of a table flush per test), or :func:`db_in_test_transaction`
+(Channels' own testing approach: the data stays in the test's transaction and
+``close_old_connections``, which would end it, is skipped).
 """
 
 from __future__ import annotations
@@ -106,6 +111,12 @@ async def expect_close(communicator: WebsocketCommunicator) -> tuple[int, str]:
     await communicator.send_input({"type": "websocket.disconnect", "code": message.get("code")})
     await communicator.wait(timeout=3)
     return message.get("code"), message.get("reason")
+
+
+@pytest.fixture
+def db_in_test_transaction(db, monkeypatch):
+    """Sockets see the test's uncommitted data (see the module docstring)."""
+    monkeypatch.setattr("channels.db.close_old_connections", lambda: None)
 
 
 @pytest.fixture

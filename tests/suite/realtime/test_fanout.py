@@ -16,7 +16,7 @@ from suite.realtime.consumers import user_group
 from suite.realtime.fanout import notify_user, notify_users
 from tests.suite.realtime.conftest import expect_ready, open_socket, run_async
 
-with_db = pytest.mark.django_db(transaction=True)  # sockets authenticate for real
+with_db = pytest.mark.usefixtures("db_in_test_transaction")  # see conftest
 
 
 def _event(user) -> AccessGranted:
@@ -35,7 +35,7 @@ def test_channel_layer_is_redis():
     assert isinstance(get_channel_layer(), RedisPubSubChannelLayer)
 
 
-@with_db
+@pytest.mark.django_db(transaction=True)  # committed data, real connection handling
 def test_notify_user_reaches_only_that_users_sockets(user, other_user, ticket_for):
     tickets = [ticket_for(user), ticket_for(user), ticket_for(other_user)]
     event = _event(user)

@@ -21,11 +21,12 @@ from tests.suite.realtime.conftest import (
     run_async,
 )
 
-# Sockets run the middlewares' database work (user lookup, session) for real, in
-# database_sync_to_async, which closes connections: those tests need committed data.
-# Refusals decided before any lookup (expired, forged, misplaced tickets) run without a
-# database at all, which also proves they never touch it.
-with_db = pytest.mark.django_db(transaction=True)
+# Most socket tests keep their data in the test's transaction (fast); the first ticket and
+# session tests run on committed data with the middlewares' real connection closing (see
+# conftest). Refusals decided before any lookup (expired, forged, misplaced tickets) run
+# without a database at all, which also proves they never touch it.
+with_db = pytest.mark.usefixtures("db_in_test_transaction")
+committed_db = pytest.mark.django_db(transaction=True)
 
 LOCAL_BACKEND = "suite.identity.backends.LocalPasswordBackend"
 
@@ -53,7 +54,7 @@ async def _connect_refused(path, headers=()):
     return await expect_close(socket)
 
 
-@with_db
+@committed_db
 def test_ticket_connects(user, ticket_for):
     data = _connect_ready(_events(ticket_for(user)))
     assert data == {"user_id": str(user.pk), "auth_method": "ticket"}
@@ -127,7 +128,7 @@ def test_unknown_websocket_path_closes_not_found():
 # --- session cookie -------------------------------------------------------------------------
 
 
-@with_db
+@committed_db
 def test_session_cookie_without_origin(client, user):
     client.force_login(user, backend=LOCAL_BACKEND)
     data = _connect_ready("/ws/events/", [cookie_header(client)])

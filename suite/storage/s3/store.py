@@ -17,25 +17,20 @@ completion refuses parts under 5 MiB (``EntityTooSmall``) and unknown ETags
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import logging
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-import boto3
-from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from suite.errors import SuiteError
 from suite.storage.base import (
     DEFAULT_CONTENT_TYPE,
     MULTIPART_MAX_PART_SIZE,
@@ -51,30 +46,23 @@ from suite.storage.base import (
     UploadedPart,
 )
 from suite.storage.disposition import content_disposition, inline_allowed
-from suite.storage.errors import (
-    BlobNotFound,
-    BlobRangeNotSatisfiable,
-    BlobStoreError,
-    BlobUploadInvalid,
-    BlobUploadNotFound,
-)
+from suite.storage.errors import BlobStoreError, BlobUploadInvalid, BlobUploadNotFound
+from suite.storage.s3.client import NOT_FOUND_CODES, make_client, translate_errors
+from suite.storage.streams import ExactSizeReader, size_mismatch
 from suite.storage.validation import (
+    sha256_base64,
     validate_content_type,
     validate_key,
     validate_metadata,
     validate_prefix,
+    validate_upload_id,
 )
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("suite.storage.s3")
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 
-_NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound"}
-_UPLOAD_INVALID_CODES = {
-    "InvalidPart", "InvalidPartOrder", "EntityTooSmall", "EntityTooLarge", "BadDigest",
-    "IncompleteBody", "InvalidDigest", "MalformedXML", "InvalidRequest",
-}
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
@@ -123,40 +111,23 @@ class S3BlobStore(BlobStore):
             self.copy_multipart_threshold = copy_multipart_threshold
         if copy_part_size is not None:
             self.copy_part_size = copy_part_size
-        config = Config(
-            signature_version="s3v4",
-            s3={"addressing_style": addressing_style},
-            # "standard" retries throttling, 5xx and connection errors with backoff, and
-            # never retries a 4xx such as AccessDenied.
-            retries={"mode": "standard", "max_attempts": max_attempts},
-            # Shared by the request threads, Celery threads and put()'s part uploads.
-            max_pool_connections=max_pool_connections,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            tcp_keepalive=True,
-            # botocore >= 1.36 adds CRC checksums (and aws-chunked bodies) to every upload
-            # and validates them on download by default; several S3-compatible servers
-            # (older SeaweedFS, MinIO, Ceph RGW, rclone) reject or mishandle them. Only the
-            # operations that require a checksum get one.
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-        )
-        credentials = {
-            "aws_access_key_id": access_key_id or None,
-            "aws_secret_access_key": secret_access_key or None,
-            "region_name": region,
+        options: dict[str, Any] = {
+            "access_key_id": access_key_id,
+            "secret_access_key": secret_access_key,
+            "region": region,
+            "addressing_style": addressing_style,
+            "max_pool_connections": max_pool_connections,
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+            "max_attempts": max_attempts,
         }
-        # boto3.session.Session, not boto3.client: the default session is shared global
-        # state and not thread-safe to create clients from.
-        self.client = boto3.session.Session(**credentials).client(
-            "s3", endpoint_url=endpoint_url, config=config
-        )
+        self.client = make_client(endpoint_url=endpoint_url, **options)
+        # Presigning makes no request; a second client is needed only to sign for another
+        # host, and is created once too.
         if self.public_endpoint_url == endpoint_url:
             self.presign_client = self.client
         else:
-            self.presign_client = boto3.session.Session(**credentials).client(
-                "s3", endpoint_url=self.public_endpoint_url, config=config
-            )
+            self.presign_client = make_client(endpoint_url=self.public_endpoint_url, **options)
 
     @classmethod
     def settings_fingerprint(cls) -> tuple[Any, ...]:
@@ -205,12 +176,12 @@ class S3BlobStore(BlobStore):
             raise ValueError("size must be >= 0")
         if isinstance(data, bytes | bytearray | memoryview):
             if size is not None and len(data) != size:
-                raise _size_mismatch(expected=size, received=len(data))
-            with self._translate_errors("put", key):
+                raise size_mismatch(expected=size, received=len(data))
+            with translate_errors("put", key):
                 self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data), **extra)
         else:
-            body = _ExactSizeReader(data, size)
-            with self._translate_errors("put", key):
+            body = ExactSizeReader(data, size)
+            with translate_errors("put", key):
                 self.client.upload_fileobj(
                     body, self.bucket, key, ExtraArgs=extra, Config=self._transfer_config(size)
                 )
@@ -240,7 +211,7 @@ class S3BlobStore(BlobStore):
             if start < 0 or (end is not None and end < start):
                 raise ValueError(f"invalid byte range {range!r}")
             params["Range"] = f"bytes={start}-{'' if end is None else end}"
-        with self._translate_errors("open", key):
+        with translate_errors("open", key):
             response = self.client.get_object(**params)
         served: tuple[int, int] | None = None
         total = response["ContentLength"]
@@ -256,13 +227,13 @@ class S3BlobStore(BlobStore):
 
     def head(self, key: str) -> BlobInfo:
         validate_key(key)
-        with self._translate_errors("head", key):
+        with translate_errors("head", key):
             response = self.client.head_object(Bucket=self.bucket, Key=key)
         return self._info(key, response, size=response["ContentLength"])
 
     def delete(self, key: str) -> None:
         validate_key(key)
-        with self._translate_errors("delete", key):
+        with translate_errors("delete", key):
             self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def delete_many(self, keys: Iterable[str]) -> None:
@@ -284,7 +255,7 @@ class S3BlobStore(BlobStore):
             )
 
     def _delete_batch(self, keys: list[str]) -> list[dict[str, str]]:
-        with self._translate_errors("delete_many"):
+        with translate_errors("delete_many"):
             response = self.client.delete_objects(
                 Bucket=self.bucket,
                 Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
@@ -292,19 +263,19 @@ class S3BlobStore(BlobStore):
         return [
             {"key": error.get("Key", ""), "code": error.get("Code", "")}
             for error in response.get("Errors", [])
-            if error.get("Code") not in _NOT_FOUND_CODES
+            if error.get("Code") not in NOT_FOUND_CODES
         ]
 
     def copy(self, source_key: str, destination_key: str) -> BlobInfo:
         validate_key(destination_key)
         source = self.head(source_key)
         if source.size <= self.copy_multipart_threshold:
-            with self._translate_errors("copy", source_key):
+            with translate_errors("copy", source_key):
                 self.client.copy_object(
                     Bucket=self.bucket,
                     Key=destination_key,
                     CopySource={"Bucket": self.bucket, "Key": source_key},
-                    CopySourceIfMatch=_quoted(source.etag),
+                    CopySourceIfMatch=quoted_etag(source.etag),
                     MetadataDirective="COPY",
                 )
         else:
@@ -320,7 +291,7 @@ class S3BlobStore(BlobStore):
             parts = []
             for number, start in enumerate(range(0, source.size, part_size), start=1):
                 end = min(start + part_size, source.size) - 1
-                with self._translate_errors("copy", source.key):
+                with translate_errors("copy", source.key):
                     response = self.client.upload_part_copy(
                         Bucket=self.bucket,
                         Key=destination_key,
@@ -329,7 +300,7 @@ class S3BlobStore(BlobStore):
                         CopySource={"Bucket": self.bucket, "Key": source.key},
                         CopySourceRange=f"bytes={start}-{end}",
                         # The source must not change between the parts.
-                        CopySourceIfMatch=_quoted(source.etag),
+                        CopySourceIfMatch=quoted_etag(source.etag),
                     )
                 etag = response["CopyPartResult"]["ETag"]
                 parts.append(UploadedPart(number=number, etag=etag.strip('"'), size=end - start + 1))
@@ -359,7 +330,7 @@ class S3BlobStore(BlobStore):
         }
         headers = {"Content-Type": content_type}
         if checksum_sha256 is not None:
-            params["ChecksumSHA256"] = headers["x-amz-checksum-sha256"] = _sha256_base64(
+            params["ChecksumSHA256"] = headers["x-amz-checksum-sha256"] = sha256_base64(
                 checksum_sha256
             )
         return self._presign("put_object", params, method="PUT", headers=headers, expires_in=expires_in)
@@ -411,7 +382,7 @@ class S3BlobStore(BlobStore):
     ) -> str:
         validate_key(key)
         validate_content_type(content_type)
-        with self._translate_errors("multipart_create", key):
+        with translate_errors("multipart_create", key):
             response = self.client.create_multipart_upload(
                 Bucket=self.bucket, Key=key, ContentType=content_type,
                 Metadata=validate_metadata(metadata),
@@ -428,7 +399,7 @@ class S3BlobStore(BlobStore):
         expires_in: int | None = None,
     ) -> PresignedRequest:
         validate_key(key)
-        _validate_upload_id(upload_id)
+        validate_upload_id(upload_id)
         if not 1 <= part_number <= MULTIPART_MAX_PARTS:
             raise ValueError(f"part_number must be between 1 and 10000, not {part_number}")
         params: dict[str, Any] = {
@@ -442,11 +413,11 @@ class S3BlobStore(BlobStore):
 
     def multipart_list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
         validate_key(key)
-        _validate_upload_id(upload_id)
+        validate_upload_id(upload_id)
         parts: list[UploadedPart] = []
         marker = 0
         while True:
-            with self._translate_errors("multipart_list_parts", key):
+            with translate_errors("multipart_list_parts", key):
                 response = self.client.list_parts(
                     Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumberMarker=marker
                 )
@@ -463,27 +434,27 @@ class S3BlobStore(BlobStore):
         self, key: str, upload_id: str, parts: Sequence[UploadedPart] | None = None
     ) -> BlobInfo:
         validate_key(key)
-        _validate_upload_id(upload_id)
+        validate_upload_id(upload_id)
         if parts is None:
             parts = self.multipart_list_parts(key, upload_id)
         if not parts:
             raise BlobUploadInvalid(reason="no_parts")
         ordered = sorted(parts, key=lambda part: part.number)
-        with self._translate_errors("multipart_complete", key):
+        with translate_errors("multipart_complete", key):
             self.client.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=key,
                 UploadId=upload_id,
                 MultipartUpload={
-                    "Parts": [{"PartNumber": p.number, "ETag": _quoted(p.etag)} for p in ordered]
+                    "Parts": [{"PartNumber": p.number, "ETag": quoted_etag(p.etag)} for p in ordered]
                 },
             )
         return self.head(key)
 
     def multipart_abort(self, key: str, upload_id: str) -> None:
         validate_key(key)
-        _validate_upload_id(upload_id)
-        with contextlib.suppress(BlobUploadNotFound), self._translate_errors("multipart_abort", key):
+        validate_upload_id(upload_id)
+        with contextlib.suppress(BlobUploadNotFound), translate_errors("multipart_abort", key):
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
 
     def multipart_list_uploads(
@@ -494,7 +465,7 @@ class S3BlobStore(BlobStore):
         uploads: list[MultipartUpload] = []
         markers: dict[str, str] = {}
         while True:
-            with self._translate_errors("multipart_list_uploads"):
+            with translate_errors("multipart_list_uploads"):
                 response = self.client.list_multipart_uploads(
                     Bucket=self.bucket, Prefix=prefix, **markers
                 )
@@ -556,112 +527,6 @@ class S3BlobStore(BlobStore):
             metadata=dict(response.get("Metadata") or {}),
         )
 
-    @contextlib.contextmanager
-    def _translate_errors(self, operation: str, key: str | None = None) -> Iterator[None]:
-        """Turn boto3 failures into :mod:`suite.storage.errors`; let ours through."""
-        try:
-            yield
-        except SuiteError:
-            raise
-        except ClientError as exc:
-            raise _error_from_client_error(exc, operation, key) from exc
-        except ParamValidationError as exc:
-            raise ValueError(str(exc)) from exc
-        except (BotoCoreError, S3UploadFailedError) as exc:
-            logger.warning("blob store: %s %s failed: %s", operation, key or "", exc)
-            raise BlobStoreError(reason="unreachable") from exc
 
-
-def _error_from_client_error(exc: ClientError, operation: str, key: str | None) -> SuiteError:
-    code = str(exc.response.get("Error", {}).get("Code", ""))
-    if code == "NoSuchUpload":
-        return BlobUploadNotFound(reason=code)
-    if code in _NOT_FOUND_CODES:
-        return BlobNotFound(reason=code)
-    if code == "InvalidRange":
-        return BlobRangeNotSatisfiable(reason=code)
-    if code in _UPLOAD_INVALID_CODES:
-        return BlobUploadInvalid(reason=code)
-    logger.warning("blob store: %s %s refused: %s", operation, key or "", exc)
-    return BlobStoreError(reason=code or "error")
-
-
-def _size_mismatch(*, expected: int, received: int) -> BlobUploadInvalid:
-    return BlobUploadInvalid(
-        _("The content is %(received)s bytes long, %(expected)s were announced.")
-        % {"received": received, "expected": expected},
-        reason="size_mismatch",
-        details={"expected_size": expected, "received_size": received},
-    )
-
-
-def _quoted(etag: str) -> str:
-    return f'"{etag.strip(chr(34))}"'
-
-
-def _validate_upload_id(upload_id: str) -> None:
-    # Upload ids come back from the store, but through clients: keep them printable ASCII
-    # without anything that could alter a query string.
-    if not isinstance(upload_id, str) or not re.fullmatch(r"[A-Za-z0-9._~+/=-]{1,1024}", upload_id):
-        raise ValueError("invalid multipart upload id")
-
-
-def _sha256_base64(hex_digest: str) -> str:
-    try:
-        raw = bytes.fromhex(hex_digest)
-    except (ValueError, TypeError):
-        raw = b""
-    if len(raw) != 32:
-        raise ValueError("checksum_sha256 must be a SHA-256 digest in hexadecimal (64 digits)")
-    return base64.b64encode(raw).decode("ascii")
-
-
-class _ExactSizeReader:
-    """A non-seekable reader over a file-like object or an iterable of bytes chunks that
-    fills every ``read(n)`` (s3transfer takes a short read for the end of the stream) and,
-    when ``size`` is known, fails as soon as the body proves longer or shorter. Raising from
-    ``read`` makes s3transfer abort the upload, so no partial blob is ever stored."""
-
-    def __init__(self, source: Any, size: int | None):
-        self._size = size
-        self._count = 0
-        self._pending = b""
-        if hasattr(source, "read"):
-            self._read = source.read
-        else:
-            chunks = iter(source)
-
-            def read_chunk(_amount: int) -> bytes:
-                for chunk in chunks:
-                    if chunk:
-                        return bytes(chunk)
-                return b""
-
-            self._read = read_chunk
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, amount: int | None = -1) -> bytes:
-        wanted = math.inf if amount is None or amount < 0 else amount
-        pieces = [self._pending] if self._pending else []
-        have = len(self._pending)
-        self._pending = b""
-        eof = False
-        while have < wanted:
-            chunk = self._read(64 * 1024 if wanted == math.inf else int(wanted - have))
-            if not chunk:
-                eof = True
-                break
-            pieces.append(chunk)
-            have += len(chunk)
-        data = b"".join(pieces)
-        if wanted != math.inf and len(data) > wanted:
-            data, self._pending = data[: int(wanted)], data[int(wanted):]
-        self._count += len(data)
-        if self._size is not None:
-            if self._count > self._size:
-                raise _size_mismatch(expected=self._size, received=self._count)
-            if eof and not self._pending and self._count < self._size:
-                raise _size_mismatch(expected=self._size, received=self._count)
-        return data
+def quoted_etag(etag: str) -> str:
+    return '"' + etag.strip('"') + '"'
