@@ -115,12 +115,23 @@ DATABASE_URL = env.str(
 )
 if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
     raise ImproperlyConfigured("DATABASE_URL: only PostgreSQL URLs are supported")
+# A connection pool (psycopg_pool, Django >= 5.1): Django's ASGI handler runs each request in
+# a fresh thread, so persistent per-thread connections (CONN_MAX_AGE) are never reused and
+# every request would pay a new connection; the pool is shared by all threads of the process.
+DATABASE_POOL = env.bool("DATABASE_POOL", True)
 DATABASES = {
     "default": dj_database_url.parse(
-        DATABASE_URL, conn_max_age=env.int("DATABASE_CONN_MAX_AGE", 0, minimum=0)
+        DATABASE_URL,
+        conn_max_age=0 if DATABASE_POOL else env.int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
     )
 }
 DATABASES["default"]["OPTIONS"] = {"application_name": "communs"}
+if DATABASE_POOL:
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", 20, minimum=1),
+        "timeout": env.int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, channel layer, task broker ---------------------------------------------
