@@ -212,7 +212,7 @@ def contains_nul(request: HttpRequest) -> bool:
     query = request.META.get("QUERY_STRING", "")
     if "\x00" in request.path or "%00" in query.lower() or "\x00" in query:
         return True
-    if request.content_type.startswith(_TEXT_BODY_TYPES):
+    if (request.content_type or "").startswith(_TEXT_BODY_TYPES):
         try:
             body = request.body
         except Exception:  # noqa: BLE001 -- a body we cannot read is handled by the view

@@ -14,12 +14,18 @@ Each change is audited and publishes an access event after commit.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from suite.access.events import AccessChanged, AccessGranted, AccessRevoked, LinkChanged
+from suite.access.events import (
+    AccessChanged,
+    AccessEvent,
+    AccessGranted,
+    AccessRevoked,
+    LinkChanged,
+)
 from suite.access.models import AccessControlled, ResourceAccess, ancestor_paths
 from suite.access.resolve import access_object
 from suite.access.roles import LINK_ROLES, LinkReach, Perm, Role
@@ -63,6 +69,34 @@ def _other_owner_exists(access: ResourceAccess, resource: AccessControlled) -> b
     )
 
 
+def _announce(
+    action: AuditAction,
+    event_type: type[AccessEvent],
+    *,
+    actor: Any,
+    resource: AccessControlled,
+    kind: str,
+    principal_id: Any,
+    request: Any,
+    **fields: Any,
+) -> None:
+    """Audit an access change and publish its platform event (after commit)."""
+    record_audit(
+        action, actor=actor, target=resource, request=request,
+        principal=f"{kind}:{principal_id}", **fields,
+    )
+    publish(
+        event_type(
+            actor_id=actor.pk,
+            resource_type=_resource_type(resource),
+            resource_id=str(resource.pk),
+            principal_type=cast(Any, kind),
+            principal_id=principal_id,
+            **fields,
+        )
+    )
+
+
 def parse_role(value: str, *, allowed: tuple[Role, ...] | None = None) -> Role:
     try:
         role = Role.from_slug(value)
@@ -103,23 +137,10 @@ def access_grant(
                 code="access_exists",
             ) from None
         principal = user if user is not None else team
-        record_audit(
-            AuditAction.ACCESS_GRANTED,
-            actor=actor,
-            target=resource,
-            request=request,
-            principal=f"{access.principal_kind}:{principal.pk}",
+        _announce(
+            AuditAction.ACCESS_GRANTED, AccessGranted, actor=actor, resource=resource,
+            kind=access.principal_kind, principal_id=principal.pk, request=request,
             role=Role(role).slug,
-        )
-        publish(
-            AccessGranted(
-                actor_id=actor.pk,
-                resource_type=_resource_type(resource),
-                resource_id=str(resource.pk),
-                principal_type=access.principal_kind,
-                principal_id=principal.pk,
-                role=Role(role).slug,
-            )
         )
     return access
 
@@ -141,26 +162,10 @@ def access_update(
             raise Conflict(_("The last owner cannot be downgraded."), code="last_owner")
         access.role = role
         access.save(update_fields=["role", "updated_at"])
-        principal_id = access.user_id or access.team_id
-        record_audit(
-            AuditAction.ACCESS_CHANGED,
-            actor=actor,
-            target=resource,
-            request=request,
-            principal=f"{access.principal_kind}:{principal_id}",
-            role=Role(role).slug,
-            previous_role=Role(previous).slug,
-        )
-        publish(
-            AccessChanged(
-                actor_id=actor.pk,
-                resource_type=_resource_type(resource),
-                resource_id=str(resource.pk),
-                principal_type=access.principal_kind,
-                principal_id=principal_id,
-                role=Role(role).slug,
-                previous_role=Role(previous).slug,
-            )
+        _announce(
+            AuditAction.ACCESS_CHANGED, AccessChanged, actor=actor, resource=resource,
+            kind=access.principal_kind, principal_id=access.user_id or access.team_id,
+            request=request, role=Role(role).slug, previous_role=Role(previous).slug,
         )
     return access
 
@@ -180,23 +185,10 @@ def access_revoke(*, actor: Any, access: ResourceAccess, request: Any = None) ->
         previous = access.role
         kind = access.principal_kind
         access.delete()
-        record_audit(
-            AuditAction.ACCESS_REVOKED,
-            actor=actor,
-            target=resource,
-            request=request,
-            principal=f"{kind}:{principal_id}",
+        _announce(
+            AuditAction.ACCESS_REVOKED, AccessRevoked, actor=actor, resource=resource,
+            kind=kind, principal_id=principal_id, request=request,
             previous_role=Role(previous).slug,
-        )
-        publish(
-            AccessRevoked(
-                actor_id=actor.pk,
-                resource_type=_resource_type(resource),
-                resource_id=str(resource.pk),
-                principal_type=kind,
-                principal_id=principal_id,
-                previous_role=Role(previous).slug,
-            )
         )
 
 
@@ -238,8 +230,8 @@ def link_update(
                 actor_id=actor.pk,
                 resource_type=_resource_type(resource),
                 resource_id=str(resource.pk),
-                link_reach=resource.link_reach,
-                link_role=Role(resource.link_role).slug,
+                link_reach=cast(Any, resource.link_reach),
+                link_role=cast(Any, Role(resource.link_role).slug),
             )
         )
     return resource

@@ -16,7 +16,17 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypeVar
 
-from django.db.models import BooleanField, F, Func, IntegerField, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    F,
+    Func,
+    IntegerField,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.functions import Greatest
 
 from suite.access.models import AccessControlled
