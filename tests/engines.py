@@ -4,6 +4,8 @@ the tests themselves (see conftest's ``s3_engine``)."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
 import shutil
 import socket
@@ -52,6 +54,14 @@ def configure_redis() -> None:
         check=True,
     )
     os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/15"
+    atexit.register(_shutdown_redis, port)
+
+
+def _shutdown_redis(port: int) -> None:
+    import redis
+
+    with contextlib.suppress(redis.ConnectionError):  # already gone is fine
+        redis.Redis(host="127.0.0.1", port=port).shutdown(nosave=True)
 
 
 def configure() -> None:
