@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -95,6 +96,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         lifespan="off",
     )
     server = uvicorn.Server(config)
+    # uvicorn handles SIGTERM gracefully, then re-raises it with the previous handler: make
+    # that handler a normal exit so the embedded engines are stopped below (a container stop
+    # or `kill` must not leave an orphaned PostgreSQL or SeaweedFS behind).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     try:
         server.run()
     except KeyboardInterrupt:

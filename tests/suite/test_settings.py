@@ -77,6 +77,20 @@ def test_suite_apps_selects_products():
     assert result.stdout.startswith("['docs', 'drive']")
 
 
+def test_suite_apps_decides_installed_apps_and_migrations():
+    code = (
+        "import os, django; os.environ['DJANGO_SETTINGS_MODULE']='suite.settings'; django.setup();"
+        "from django.apps import apps; from django.conf import settings;"
+        "print(sorted(a.label for a in apps.get_app_configs() if a.label.endswith(('_app', '_bridge'))));"
+        "print(settings.PRODUCT_MODULES)"
+    )
+    env = {"PATH": os.environ["PATH"], "SUITE_DATA_DIR": os.environ.get("SUITE_DATA_DIR", "/tmp"),
+           "SUITE_APPS": "drive,mail"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["['drive_app', 'mail_bridge']", "['drive_app', 'mail_bridge']"]
+
+
 def test_secret_from_file(tmp_path):
     secret = tmp_path / "secret"
     secret.write_text("from-a-file-0123456789-0123456789-0123456789\n")

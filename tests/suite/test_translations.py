@@ -31,7 +31,7 @@ def test_every_message_is_translated_and_none_is_fuzzy():
 
 def test_compiled_catalog_translates():
     assert (LOCALE / "django.mo").stat().st_size > 0
-    from django.utils.translation import override, gettext
+    from django.utils.translation import gettext, override
 
     with override("fr"):
         assert gettext("Not found.") == "Introuvable."

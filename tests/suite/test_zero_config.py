@@ -54,8 +54,8 @@ def children_of(process: subprocess.Popen[str]) -> list[psutil.Process]:
     return psutil.Process(process.pid).children(recursive=True)
 
 
-def stop(process: subprocess.Popen[str]) -> str:
-    process.send_signal(signal.SIGINT)
+def stop(process: subprocess.Popen[str], signum: int = signal.SIGINT) -> str:
+    process.send_signal(signum)
     try:
         output, _ = process.communicate(timeout=30)
     except subprocess.TimeoutExpired:
@@ -110,11 +110,13 @@ def test_zero_config_serve_boots_serves_stops_and_reuses_data(tmp_path):
     assert not postgres_running(data_dir)
     print(f"zero-config cold start: {cold_start:.1f} s")
 
-    # second run: same data, same credentials
+    # second run: same data, same credentials; stopped with SIGTERM this time (`kill`, a
+    # container stop): the engines it started must stop too
     port = free_port()
     process = start(data_dir, port)
     try:
         wait_ready(process, port)
+        weed = [p for p in children_of(process) if p.name() == "weed"]
         token = subprocess.run(
             [sys.executable, "-m", "suite.cli", "token", "create", "--user", "zero@example.gouv.fr"],
             env=zero_config_env(data_dir), capture_output=True, text=True, timeout=60,
@@ -126,4 +128,11 @@ def test_zero_config_serve_boots_serves_stops_and_reuses_data(tmp_path):
         )
         assert me.status_code == 200 and me.json()["email"] == "zero@example.gouv.fr"
     finally:
-        stop(process)
+        output = stop(process, signal.SIGTERM)
+    assert process.returncode == 0, output
+    assert "[suite] stopped" in output
+    assert not weed[0].is_running() or weed[0].status() == psutil.STATUS_ZOMBIE
+    deadline = time.monotonic() + 10
+    while postgres_running(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not postgres_running(data_dir)

@@ -1,0 +1,62 @@
+"""Zero-config runs the beat schedule in-process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from celery import shared_task
+
+from suite.celery import app as celery_app
+from suite.scheduler import InProcessScheduler
+
+RUNS: list[int] = []
+
+
+@shared_task(name="tests.scheduler_probe")
+def scheduler_probe(value: int) -> None:
+    RUNS.append(value)
+
+
+def test_periodic_tasks_run_in_process():
+    previous = celery_app.conf.beat_schedule
+    celery_app.conf.beat_schedule = {
+        "probe": {"task": "tests.scheduler_probe", "schedule": dt.timedelta(seconds=0.3), "args": (7,)}
+    }
+    RUNS.clear()
+    scheduler = InProcessScheduler(tick=0.05)
+    try:
+        scheduler.start()
+        deadline = time.monotonic() + 5
+        while len(RUNS) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+        celery_app.conf.beat_schedule = previous
+    assert RUNS[:2] == [7, 7]
+    count = len(RUNS)
+    time.sleep(0.5)
+    assert len(RUNS) == count  # stopped means stopped
+
+
+def test_a_failing_periodic_task_does_not_stop_the_scheduler():
+    @shared_task(name="tests.scheduler_fails")
+    def fails() -> None:
+        raise RuntimeError("boom")
+
+    previous = celery_app.conf.beat_schedule
+    celery_app.conf.beat_schedule = {
+        "fails": {"task": "tests.scheduler_fails", "schedule": dt.timedelta(seconds=0.2)},
+        "probe": {"task": "tests.scheduler_probe", "schedule": dt.timedelta(seconds=0.2), "args": (1,)},
+    }
+    RUNS.clear()
+    scheduler = InProcessScheduler(tick=0.05)
+    try:
+        scheduler.start()
+        deadline = time.monotonic() + 5
+        while len(RUNS) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        scheduler.stop()
+        celery_app.conf.beat_schedule = previous
+    assert len(RUNS) >= 2
