@@ -6,15 +6,20 @@ from django.apps import AppConfig
 
 
 class DocsAppConfig(AppConfig):
-    """The docs product. Installed, routed and migrated only when `SUITE_APPS` names
-    `docs`; it reaches the platform through `api_routers()` and `websocket_routes()`."""
+    """The documents product. Installed, routed and migrated only when ``SUITE_APPS`` names
+    ``docs``; it reaches the platform through ``api_routers()`` and ``websocket_routes()``."""
 
     name = "docs_app"
     label = "docs_app"
     default_auto_field = "django.db.models.BigAutoField"
 
+    def ready(self) -> None:
+        from docs_app import signals  # noqa: F401  (invitations turn into accesses at login)
+
     def api_routers(self) -> list[tuple[str, Any, str]]:
-        return []
+        from docs_app.api import router
+
+        return [("/documents/", router, "docs")]
 
     def websocket_routes(self) -> list[Any]:
         return []

@@ -321,3 +321,15 @@ if PRODUCTION:
 NINJA_PAGINATION_CLASS = "suite.pagination.SuitePagination"
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 200
+
+# --- Documents ------------------------------------------------------------------------------
+DOCS_TRASH_DAYS = env.int("DOCS_TRASH_DAYS", 30, minimum=1)
+DOCS_INVITATION_DAYS = env.int("DOCS_INVITATION_DAYS", 7, minimum=1)
+
+# --- Periodic tasks (suite beat, or the in-process scheduler in zero-config) -----------------
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+if "docs" in SUITE_PRODUCTS:
+    CELERY_BEAT_SCHEDULE["docs-purge-trash"] = {
+        "task": "docs_app.purge_trash",
+        "schedule": 3600.0,
+    }
