@@ -333,3 +333,7 @@ if "docs" in SUITE_PRODUCTS:
         "task": "docs_app.purge_trash",
         "schedule": 3600.0,
     }
+    CELERY_BEAT_SCHEDULE["docs-purge-expired-invitations"] = {
+        "task": "docs_app.purge_expired_invitations",
+        "schedule": 3600.0,
+    }

@@ -1,9 +1,179 @@
-"""Endpoints of the documents product (accesses); being written."""
+"""Sharing endpoints of a document: accesses, invitations, access requests.
+
+``GET /{id}/accesses/`` lists the grants on the document **and** those inherited from its
+ancestors (``inherited_from`` names the ancestor; those are managed there). Inviting an email
+that already has an account answers 409 ``user_exists`` with the user's id: grant that user
+an access instead. Access requests may target documents the requester cannot see; the answer
+only holds the request's id and status.
+"""
 
 from __future__ import annotations
 
+from django.http import HttpRequest
 from ninja import Router
+from ninja.pagination import paginate
+from ninja.responses import Status
 
-router = Router()
-collection_router = Router()
-item_router = Router()
+from docs_app.models import AccessRequestStatus
+from docs_app.permissions import access_document
+from docs_app.schemas.accesses import (
+    AccessCreateIn,
+    AccessOut,
+    AccessRequestCreatedOut,
+    AccessRequestDecisionIn,
+    AccessRequestIn,
+    AccessRequestOut,
+    InvitationIn,
+    InvitationOut,
+    RoleIn,
+)
+from docs_app.selectors.accesses import (
+    document_access,
+    document_access_requests,
+    document_accesses,
+    document_invitations,
+)
+from docs_app.services import access_requests, accesses, invitations
+from suite.access.roles import Perm
+from suite.errors import ValidationFailed
+from suite.identity.auth import actor
+
+router = Router(tags=["documents"])
+
+
+def _access_out(request: HttpRequest, document_id: str, access_id: int):
+    # Re-read the actor's role: the write may have changed it (an owner downgrading itself).
+    document = access_document(actor(request), document_id)
+    return document_access(document, actor(request), access_id)
+
+
+# --- Accesses ---------------------------------------------------------------------------
+
+
+@router.get("/{document_id}/accesses/", response=list[AccessOut], summary="Who has access")
+@paginate
+def access_list(request: HttpRequest, document_id: str):
+    document = access_document(actor(request), document_id, need=Perm.VIEW)
+    return document_accesses(document, actor(request))
+
+
+@router.post("/{document_id}/accesses/", response={201: AccessOut}, summary="Grant a role")
+def access_create(request: HttpRequest, document_id: str, payload: AccessCreateIn):
+    access = accesses.access_create(
+        actor=actor(request), document_id=document_id, role=payload.role,
+        user_id=payload.user, team_id=payload.team, request=request,
+    )
+    return Status(201, _access_out(request, document_id, access.pk))
+
+
+@router.patch("/{document_id}/accesses/{access_id}", response=AccessOut, summary="Change a role")
+def access_update(request: HttpRequest, document_id: str, access_id: str, payload: RoleIn):
+    access = accesses.access_change(
+        actor=actor(request), document_id=document_id, access_id=access_id,
+        role=payload.role, request=request,
+    )
+    return _access_out(request, document_id, access.pk)
+
+
+@router.delete(
+    "/{document_id}/accesses/{access_id}", response={204: None}, summary="Revoke (or leave)"
+)
+def access_delete(request: HttpRequest, document_id: str, access_id: str):
+    accesses.access_delete(
+        actor=actor(request), document_id=document_id, access_id=access_id, request=request
+    )
+    return Status(204, None)
+
+
+# --- Invitations ------------------------------------------------------------------------
+
+
+@router.get("/{document_id}/invitations/", response=list[InvitationOut], summary="Invitations")
+@paginate
+def invitation_list(request: HttpRequest, document_id: str):
+    document = access_document(actor(request), document_id, need=Perm.SHARE)
+    return document_invitations(document)
+
+
+@router.post(
+    "/{document_id}/invitations/", response={201: InvitationOut}, summary="Invite an email"
+)
+def invitation_create(request: HttpRequest, document_id: str, payload: InvitationIn):
+    invitation = invitations.invitation_create(
+        actor=actor(request), document_id=document_id, email=payload.email,
+        role=payload.role, language=payload.language,
+    )
+    return Status(201, invitation)
+
+
+@router.patch(
+    "/{document_id}/invitations/{invitation_id}", response=InvitationOut,
+    summary="Change an invitation's role",
+)
+def invitation_update(request: HttpRequest, document_id: str, invitation_id: str, payload: RoleIn):
+    return invitations.invitation_update(
+        actor=actor(request), document_id=document_id, invitation_id=invitation_id,
+        role=payload.role,
+    )
+
+
+@router.delete(
+    "/{document_id}/invitations/{invitation_id}", response={204: None},
+    summary="Cancel an invitation",
+)
+def invitation_delete(request: HttpRequest, document_id: str, invitation_id: str):
+    invitations.invitation_delete(
+        actor=actor(request), document_id=document_id, invitation_id=invitation_id
+    )
+    return Status(204, None)
+
+
+# --- Access requests --------------------------------------------------------------------
+
+
+@router.post(
+    "/{document_id}/access-requests/", response={201: AccessRequestCreatedOut},
+    summary="Ask for access",
+)
+def access_request_create(request: HttpRequest, document_id: str, payload: AccessRequestIn):
+    access_request = access_requests.access_request_create(
+        actor=actor(request), document_id=document_id, role=payload.role, message=payload.message
+    )
+    return Status(201, access_request)
+
+
+@router.get(
+    "/{document_id}/access-requests/", response=list[AccessRequestOut],
+    summary="Access requests (pending by default)",
+)
+@paginate
+def access_request_list(request: HttpRequest, document_id: str, status: str = "pending"):
+    document = access_document(actor(request), document_id, need=Perm.SHARE)
+    if status not in (*AccessRequestStatus.values, "all"):
+        raise ValidationFailed(
+            details={"status": status, "allowed": [*AccessRequestStatus.values, "all"]}
+        )
+    return document_access_requests(document, None if status == "all" else status)
+
+
+@router.post(
+    "/{document_id}/access-requests/{request_id}/accept", response=AccessRequestOut,
+    summary="Accept a request",
+)
+def access_request_accept(
+    request: HttpRequest, document_id: str, request_id: str, payload: AccessRequestDecisionIn
+):
+    return access_requests.access_request_accept(
+        actor=actor(request), document_id=document_id, request_id=request_id,
+        role=payload.role, request=request,
+    )
+
+
+@router.post(
+    "/{document_id}/access-requests/{request_id}/refuse", response=AccessRequestOut,
+    summary="Refuse a request",
+)
+def access_request_refuse(request: HttpRequest, document_id: str, request_id: str):
+    return access_requests.access_request_refuse(
+        actor=actor(request), document_id=document_id, request_id=request_id
+    )
