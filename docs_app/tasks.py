@@ -12,3 +12,7 @@ def purge_trash() -> int:
     from docs_app.services.documents import trash_purge
 
     return trash_purge()
+
+
+# Celery discovers ``docs_app.tasks`` only: make the invitation tasks part of it.
+from docs_app.tasks_invitations import purge_expired_invitations  # noqa: E402,F401
