@@ -46,7 +46,7 @@ class IsAncestorPath(Func):
 
     output_field = BooleanField()
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
         ancestor, path = self.source_expressions
         ancestor_sql, ancestor_params = compiler.compile(ancestor)
         path_sql, path_params = compiler.compile(path)

@@ -21,7 +21,7 @@ $$
 
 class Migration(migrations.Migration):
     initial = True
-    dependencies: list[tuple[str, str]] = []
+    dependencies = []  # type: ignore[var-annotated]
     operations = [
         migrations.RunSQL(CREATE, "DROP FUNCTION IF EXISTS communs_path_ancestors(text, integer)"),
     ]
