@@ -15,13 +15,12 @@ SEARCH_MIN_LENGTH = 2
 def users_searchable_by(actor: User) -> QuerySet[User]:
     """People the actor may find when sharing: their organization (or everyone, when
     ``USER_SEARCH_SCOPE=all``). Bots and deactivated accounts are never offered."""
-    users = User.objects.filter(is_active=True, is_bot=False)
+    # You never share with yourself: the actor is not offered.
+    users = User.objects.filter(is_active=True, is_bot=False).exclude(pk=actor.pk)
     if settings.USER_SEARCH_SCOPE == "organization":
         if actor.organization_id is None:
             # Without an organization, only the people you already share a team with.
-            users = users.filter(
-                Q(pk=actor.pk) | Q(teams__in=Team.objects.filter(memberships__user=actor))
-            ).distinct()
+            users = users.filter(teams__in=Team.objects.filter(memberships__user=actor)).distinct()
         else:
             users = users.filter(organization_id=actor.organization_id)
     return users

@@ -34,7 +34,7 @@ def test_update_profile_bad_input(api, user, payload):
 
 def test_search_is_limited_to_the_organization(api):
     org, other_org = OrganizationFactory(), OrganizationFactory()
-    actor = UserFactory(organization=org)
+    actor = UserFactory(organization=org, full_name="Camille Actor")
     colleague = UserFactory(organization=org, full_name="Camille Martin")
     UserFactory(organization=other_org, full_name="Camille Durand")
     UserFactory(organization=org, full_name="Camille Bot", is_bot=True)
@@ -45,14 +45,14 @@ def test_search_is_limited_to_the_organization(api):
 
 def test_search_everyone_when_configured(api, settings):
     settings.USER_SEARCH_SCOPE = "all"
-    actor = UserFactory(organization=OrganizationFactory())
+    actor = UserFactory(organization=OrganizationFactory(), full_name="Sam Actor")
     outsider = UserFactory(organization=OrganizationFactory(), full_name="Dominique Outsider")
     found = api(actor).get("/api/v1/users/?q=outsider").json()["items"]
     assert [u["id"] for u in found] == [str(outsider.pk)]
 
 
 def test_search_without_organization_finds_team_mates_only(api):
-    actor = UserFactory(organization=None)
+    actor = UserFactory(organization=None, full_name="Alex Actor")
     mate = UserFactory(organization=None, full_name="Alex Mate")
     UserFactory(organization=None, full_name="Alex Stranger")
     team = TeamFactory()
@@ -60,6 +60,14 @@ def test_search_without_organization_finds_team_mates_only(api):
     TeamMembershipFactory(team=team, user=mate)
     found = api(actor).get("/api/v1/users/?q=alex").json()["items"]
     assert [u["id"] for u in found] == [str(mate.pk)]
+
+
+def test_search_never_offers_the_actor(api):
+    org = OrganizationFactory()
+    actor = UserFactory(organization=org, full_name="Claude Self")
+    other = UserFactory(organization=org, full_name="Claude Other")
+    found = api(actor).get("/api/v1/users/?q=claude").json()["items"]
+    assert [u["id"] for u in found] == [str(other.pk)]
 
 
 def test_search_by_exact_email(api):
