@@ -146,7 +146,7 @@ class EffectiveRole(Expression):
 
         access_model = self.model.access_model()
         access_table = quote(access_model._meta.db_table)
-        resource = quote(access_model._meta.get_field("resource").column)
+        resource = quote(access_model._meta.get_field("resource").column)  # type: ignore[misc]
         memberships = quote(TeamMembership._meta.db_table)
         grant = (
             f"(SELECT _ca.role FROM {access_table} _ca WHERE _ca.{resource} IN "
