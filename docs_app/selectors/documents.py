@@ -158,7 +158,11 @@ def document_list(
             pk__in=Favorite.objects.filter(user_id=actor.pk).values("document_id")
         )
     elif browsing:
-        queryset = queryset.filter(pk__in=direct_access_ids(actor))
+        # The ids first (one indexed query), then primary-key probes: as a semi-join, the
+        # planner misestimates "user or one of their teams" and scans the whole table.
+        queryset = queryset.filter(
+            pk__in=list(direct_access_ids(actor).values_list("resource_id", flat=True))
+        )
     if scope == "mine":
         queryset = queryset.filter(creator_id=actor.pk)
     elif scope == "shared":
