@@ -35,8 +35,10 @@ lint: install
 	$(BIN)/ruff check suite tests bench docs_app drive_app chat_app mail_bridge
 	$(BIN)/mypy suite
 
+## make bench: the benchmarks (results tables in bench/RESULTS.md and bench/asgi_servers.py)
 bench: install
 	$(BIN)/python bench/asgi_servers.py
+	$(BIN)/python bench/docs_api.py
 
 clean:
 	rm -rf $(VENV) tests/interop/node_modules
