@@ -82,6 +82,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from http_load import run_load
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 BENCH_EMAIL = "bench@communs.localhost"
@@ -238,89 +240,6 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 # --- HTTP load --------------------------------------------------------------------------------
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
-
-
-def _ms(value: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
-    if not match:
-        raise ValueError(value)
-    return float(match[1]) * _UNITS[match[2]]
-
-
-def run_wrk(url: str, *, duration: int, connections: int, token: str | None) -> dict[str, float]:
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url]
-    if token:
-        command[1:1] = ["-H", f"Authorization: Bearer {token}"]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),
-        "p50_ms": _ms(percentiles["50"]),
-        "p99_ms": _ms(percentiles["99"]),
-        "errors": (int(errors[1]) if errors else 0)
-        + (sum(int(n) for n in socket_errors.groups()) if socket_errors else 0),
-    }
-
-
-async def _keepalive_worker(host: str, port: int, request: bytes, until: float, latencies: list[float], errors: list[int]) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        while time.perf_counter() < until:
-            started = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = re.search(rb"(?i)content-length:\s*(\d+)", head)
-            if length is None:
-                raise RuntimeError("the built-in load client needs responses with Content-Length")
-            await reader.readexactly(int(length[1]))
-            latencies.append((time.perf_counter() - started) * 1000)
-            if not head.startswith(b"HTTP/1.1 2"):
-                errors.append(1)
-    finally:
-        writer.close()
-
-
-def python_load(url: str, duration: int, connections: int, token: str | None) -> dict[str, float]:
-    """Fallback when wrk is not installed (run in a child process: see --load-client)."""
-    parts = urlsplit(url)
-    headers = f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-    if token:
-        headers += f"Authorization: Bearer {token}\r\n"
-    request = (headers + "\r\n").encode()
-    latencies: list[float] = []
-    errors: list[int] = []
-
-    async def main() -> None:
-        until = time.perf_counter() + duration
-        await asyncio.gather(
-            *(_keepalive_worker(parts.hostname, parts.port, request, until, latencies, errors) for _ in range(connections))
-        )
-
-    started = time.perf_counter()
-    asyncio.run(main())
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-    return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": latencies[len(latencies) // 2],
-        "p99_ms": latencies[int(len(latencies) * 0.99)],
-        "errors": len(errors),
-    }
-
-
-def run_load(url: str, *, duration: int, connections: int, token: str | None) -> dict[str, float]:
-    if shutil.which("wrk"):
-        return run_wrk(url, duration=duration, connections=connections, token=token)
-    config = json.dumps({"url": url, "duration": duration, "connections": connections, "token": token})
-    output = subprocess.run(
-        [sys.executable, __file__, "--load-client", config], capture_output=True, text=True, check=True
-    ).stdout
-    return json.loads(output)
-
 
 # --- websockets -------------------------------------------------------------------------------
 
@@ -508,12 +427,7 @@ def main() -> None:
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--repeat", type=int, default=1, help="runs per server, interleaved; medians are reported")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
-    parser.add_argument("--load-client", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.load_client:
-        config = json.loads(args.load_client)
-        print(json.dumps(python_load(config["url"], config["duration"], config["connections"], config["token"])))
-        return
 
     with tempfile.TemporaryDirectory(prefix="communs-bench-") as data_dir:
         env = server_env(args, Path(data_dir))

@@ -161,54 +161,6 @@ def existing_ids() -> dict:
     }
 
 
-def use_ancestor_lookup() -> None:
-    """EXPERIMENT, not the shipped code: resolve inherited grants and links by looking the
-    ancestors up by path (``path = ANY(<prefixes of the outer path>)``, the unique index)
-    instead of ``starts_with(outer.path, path)`` (a scan per row). Patches
-    ``suite.access.resolve`` in this process only, to measure what that change would give."""
-    from django.db.models import BooleanField, F, Func, IntegerField, OuterRef, Q, Subquery
-
-    from suite.access import resolve
-    from suite.access.models import PATH_STEP
-
-    class InAncestors(Func):
-        output_field = BooleanField()
-
-        def as_sql(self, compiler, connection, **extra):  # type: ignore[override]
-            path_sql, path_params = compiler.compile(self.source_expressions[0])
-            outer_sql, outer_params = compiler.compile(self.source_expressions[1])
-            sql = (
-                f"{path_sql} = ANY(ARRAY(SELECT left({outer_sql}, n * {PATH_STEP}) "
-                f"FROM generate_series(1, length({outer_sql}) / {PATH_STEP}) AS n))"
-            )
-            return sql, [*path_params, *outer_params, *outer_params]
-
-    def grant_role_subquery(model, actor):
-        if not resolve._is_authenticated(actor):
-            return None
-        grants = (
-            model.access_model().objects.filter(
-                Q(user_id=actor.pk) | Q(team_id__in=resolve.team_ids_of(actor))
-            )
-            .filter(InAncestors(F("resource__path"), OuterRef("path")))
-            .order_by("-role")
-            .values("role")[:1]
-        )
-        return Subquery(grants, output_field=IntegerField())
-
-    def link_role_subquery(model, actor):
-        links = (
-            model._default_manager.filter(link_reach__in=resolve.reaches_for(actor))
-            .filter(InAncestors(F("path"), OuterRef("path")))
-            .order_by("-link_role")
-            .values("link_role")[:1]
-        )
-        return Subquery(links, output_field=IntegerField())
-
-    resolve.grant_role_subquery = grant_role_subquery
-    resolve.link_role_subquery = link_role_subquery
-
-
 def measure(client, headers: dict, path: str, requests: int) -> tuple[float, float, int, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -262,16 +214,10 @@ def main() -> None:
         ),
     )
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument(
-        "--ancestor-lookup", action="store_true",
-        help="experiment: patch the access layer to match ancestors by indexed path lookups",
-    )
     parser.add_argument("--skip-populate", action="store_true", help="reuse the data in place")
     args = parser.parse_args()
     ensure_database(args.database_url)
     setup_django(args.database_url)
-    if args.ancestor_lookup:
-        use_ancestor_lookup()
 
     from django.test import Client
 

@@ -93,22 +93,12 @@ def grant_role_subquery(model: type[AccessControlled], actor: Any) -> Subquery |
     return Subquery(grants, output_field=IntegerField())
 
 
-def link_role_subquery(model: type[AccessControlled], actor: Any) -> Subquery:
-    """Highest link role among ``OuterRef`` and its ancestors whose reach admits ``actor``."""
-    links = (
-        model._default_manager.filter(link_reach__in=reaches_for(actor))
-        .filter(IsAncestorPath(F("path"), OuterRef("path")))
-        .order_by("-link_role")
-        .values("link_role")[:1]
-    )
-    return Subquery(links, output_field=IntegerField())
-
-
 class EffectiveRole(Expression):
     """The actor's effective role on each row, as one SQL expression.
 
-    Same result as ``Greatest(grant_role_subquery(...), link_role_subquery(...))``, but
-    rendered from a fixed SQL template instead of nested ORM subqueries: resolving and
+    ``GREATEST`` of the highest grant (``grant_role_subquery``) and the highest admitted
+    link role of the row and its ancestors, rendered from a fixed SQL template instead of
+    nested ORM subqueries: resolving and
     compiling those cost several milliseconds of Python per query, more than PostgreSQL
     takes to run them (measured in bench/docs_api.py). The outer row is referenced through
     the alias the compiler gave the model's table, so the expression also works when the

@@ -18,21 +18,27 @@ def scheduler_probe(value: int) -> None:
     RUNS.append(value)
 
 
-def test_periodic_tasks_run_in_process():
+def run_schedule(schedule: dict, *, until_runs: int, timeout: float = 5) -> None:
+    """Run the in-process scheduler on ``schedule`` until ``RUNS`` has ``until_runs`` items."""
     previous = celery_app.conf.beat_schedule
-    celery_app.conf.beat_schedule = {
-        "probe": {"task": "tests.scheduler_probe", "schedule": dt.timedelta(seconds=0.3), "args": (7,)}
-    }
+    celery_app.conf.beat_schedule = schedule
     RUNS.clear()
     scheduler = InProcessScheduler(tick=0.05)
     try:
         scheduler.start()
-        deadline = time.monotonic() + 5
-        while len(RUNS) < 2 and time.monotonic() < deadline:
+        deadline = time.monotonic() + timeout
+        while len(RUNS) < until_runs and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         scheduler.stop()
         celery_app.conf.beat_schedule = previous
+
+
+def test_periodic_tasks_run_in_process():
+    run_schedule(
+        {"probe": {"task": "tests.scheduler_probe", "schedule": dt.timedelta(seconds=0.3), "args": (7,)}},
+        until_runs=2,
+    )
     assert RUNS[:2] == [7, 7]
     count = len(RUNS)
     time.sleep(0.5)
@@ -44,19 +50,11 @@ def test_a_failing_periodic_task_does_not_stop_the_scheduler():
     def fails() -> None:
         raise RuntimeError("boom")
 
-    previous = celery_app.conf.beat_schedule
-    celery_app.conf.beat_schedule = {
-        "fails": {"task": "tests.scheduler_fails", "schedule": dt.timedelta(seconds=0.2)},
-        "probe": {"task": "tests.scheduler_probe", "schedule": dt.timedelta(seconds=0.2), "args": (1,)},
-    }
-    RUNS.clear()
-    scheduler = InProcessScheduler(tick=0.05)
-    try:
-        scheduler.start()
-        deadline = time.monotonic() + 5
-        while len(RUNS) < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        scheduler.stop()
-        celery_app.conf.beat_schedule = previous
+    run_schedule(
+        {
+            "fails": {"task": "tests.scheduler_fails", "schedule": dt.timedelta(seconds=0.2)},
+            "probe": {"task": "tests.scheduler_probe", "schedule": dt.timedelta(seconds=0.2), "args": (1,)},
+        },
+        until_runs=2,
+    )
     assert len(RUNS) >= 2

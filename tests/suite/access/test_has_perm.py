@@ -7,7 +7,6 @@ import pytest
 from guardian.shortcuts import assign_perm
 
 from suite.access.roles import LinkReach, Role
-from tests.access_app.models import Folder
 from tests.factories import (
     FolderAccessFactory,
     FolderFactory,
@@ -72,8 +71,3 @@ def test_get_all_permissions_lists_role_permissions():
     FolderAccessFactory(resource=folder, user=user, role=Role.COMMENTER)
     assert {"access_app.view_folder", "access_app.comment_folder"} <= user.get_all_permissions(folder)
     assert "access_app.change_folder" not in user.get_all_permissions(folder)
-
-
-def test_folder_model_declares_permissions():
-    codenames = {p[0] for p in Folder._meta.permissions} | {f"{a}_folder" for a in Folder._meta.default_permissions}
-    assert "view_folder" in codenames
