@@ -11,6 +11,7 @@ from typing import Any
 from django.db.models import (
     BooleanField,
     Case,
+    Count,
     ExpressionWrapper,
     F,
     Q,
@@ -22,6 +23,7 @@ from django.db.models import (
 
 from docs_app.models import AccessRequest, AccessRequestStatus, Document, DocumentAccess, Invitation
 from suite.access.models import ancestor_paths
+from suite.access.resolve import team_ids_of
 from suite.access.roles import Perm, Role, role_allows
 
 
@@ -38,13 +40,26 @@ def document_accesses(document: Document, actor: Any) -> QuerySet[DocumentAccess
 
     ``document`` must carry ``effective_role`` (from ``access_document``). Inherited grants
     are never editable here: they are managed on the ancestor that holds them.
+
+    Who sees what: managers (administrators and owners) and actors who hold a grant on the
+    document or an ancestor (themselves or through a team) see every grant; an actor who
+    reaches the document only through its link setting sees only the owners and
+    administrators (whom to ask for more), not the list of everyone it is shared with.
     """
     paths = ancestor_paths(document.path)
     actor_role = getattr(document, "effective_role", None)
     live = document.ancestors_deleted_at is None
+    grants = DocumentAccess.objects.filter(resource__path__in=paths)
     # One query: the last owner (counting inherited owners, as the sharing rules do) can be
-    # neither downgraded nor removed, so it is not offered.
-    owners = DocumentAccess.objects.filter(resource__path__in=paths, role=Role.OWNER).count()
+    # neither downgraded nor removed, so it is not offered; and whether the actor holds a
+    # grant here (else it sees only the managers).
+    mine = Q(pk__isnull=True)  # nobody: an anonymous actor holds no grant
+    if getattr(actor, "is_authenticated", False):
+        mine = Q(user_id=actor.pk) | Q(team_id__in=team_ids_of(actor))
+    tally = grants.aggregate(owners=Count("pk", filter=Q(role=Role.OWNER)), mine=Count("pk", filter=mine))
+    owners = tally["owners"]
+    if not tally["mine"] and not role_allows(actor_role, Perm.SHARE):
+        grants = grants.filter(role__gte=Role.ADMINISTRATOR)
     not_last_owner = Q() if owners > 1 else ~Q(role=Role.OWNER)
     direct = Q(resource_id=document.pk)
 
@@ -61,8 +76,7 @@ def document_accesses(document: Document, actor: Any) -> QuerySet[DocumentAccess
         deletable = manageable if isinstance(manageable, Q) else leavable
 
     return (
-        DocumentAccess.objects.filter(resource__path__in=paths)
-        .select_related("user", "team")
+        grants.select_related("user", "team")
         .annotate(
             inherited_from=Case(
                 When(direct, then=Value(None, output_field=UUIDField())),

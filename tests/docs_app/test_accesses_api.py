@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from docs_app.models import DocumentAccess
+from suite.access.roles import LinkReach
 from docs_app.permissions import access_document
 from suite.access.roles import Role
 from tests.conftest import assert_error
@@ -43,6 +44,34 @@ def test_list_allowed_for_every_role(api, cast, name):
     assert roles == sorted(r.slug for r in [Role.READER, Role.COMMENTER, Role.EDITOR,
                                             Role.ADMINISTRATOR, Role.OWNER, Role.READER,
                                             Role.ADMINISTRATOR])
+
+
+@pytest.mark.parametrize("link_role", [Role.READER, Role.EDITOR])
+def test_link_only_visitor_sees_only_managers(api, cast, link_role):
+    cast.document.link_reach = LinkReach.AUTHENTICATED
+    cast.document.link_role = link_role
+    cast.document.save(update_fields=["link_reach", "link_role"])
+    child = make_document(parent=cast.document, title="child")
+    grant(child, Role.ADMINISTRATOR, user=UserFactory())
+    grant(child, Role.EDITOR, user=UserFactory())
+
+    for document, expected in ((cast.document, 3), (child, 4)):
+        response = api(cast["stranger"]).get(f"{API}/{document.pk}/accesses/")
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert body["count"] == expected
+        assert {item["role"] for item in body["items"]} == {"administrator", "owner"}
+        assert all(item["abilities"] == {"update": False, "delete": False}
+                   for item in body["items"])
+
+
+def test_grant_holder_sees_everyone_even_with_a_link(api, cast):
+    cast.document.link_reach = LinkReach.AUTHENTICATED
+    cast.document.save(update_fields=["link_reach"])
+    child = make_document(parent=cast.document, title="child")
+    # Through a team, on an ancestor: still a collaborator, who sees the whole list.
+    response = api(cast["team_reader"]).get(f"{API}/{child.pk}/accesses/")
+    assert response.json()["count"] == 7
 
 
 def test_list_denied_to_stranger_as_not_found(api, cast):
