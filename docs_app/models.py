@@ -45,6 +45,8 @@ class Document(AccessControlled):
     updated_at = models.DateTimeField(auto_now=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
     ancestors_deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    #: Last accepted content edit (websocket or content API); ``None``: never edited.
+    content_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["path"]
@@ -228,3 +230,68 @@ class Visit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} visited {self.document_id}"
+
+
+# --- content: the CRDT update log, snapshots and versions (see docs_app.collab) -------------
+
+
+class DocumentUpdate(models.Model):
+    """One accepted Yjs update, appended before any peer sees it. Loading a document is its
+    snapshot plus every row still here (in any order: Yjs updates commute and applying one
+    twice is harmless); compaction folds rows into the snapshot and deletes exactly those."""
+
+    id = models.BigAutoField(primary_key=True)
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="+")
+    data = models.BinaryField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["document", "id"], name="docs_update_log_idx")]
+
+    def __str__(self) -> str:
+        return f"update {self.id} of {self.document_id}"
+
+
+class DocumentSnapshot(models.Model):
+    """The compacted state of a document (a Yjs state update) as of its last compaction."""
+
+    document = models.OneToOneField(
+        Document, primary_key=True, on_delete=models.CASCADE, related_name="snapshot"
+    )
+    state = models.BinaryField()
+    #: Updates folded into this snapshot over the document's life (statistics).
+    updates_merged = models.BigIntegerField(default=0)
+    compacted_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"snapshot of {self.document_id}"
+
+
+class VersionKind(models.TextChoices):
+    AUTO = "auto", _("Automatic")
+    NAMED = "named", _("Named")
+
+
+class DocumentVersion(models.Model):
+    """A document's content at one moment, as a self-contained Yjs state (so garbage
+    collection of deleted content in the live document never breaks a version)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="versions")
+    kind = models.CharField(max_length=8, choices=VersionKind.choices)
+    name = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
+    state = models.BinaryField()
+    size = models.PositiveIntegerField(default=0)
+    creator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["document", "-created_at"], name="docs_version_recent_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} version {self.name or self.created_at:%Y-%m-%d %H:%M} of {self.document_id}"

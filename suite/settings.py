@@ -325,6 +325,16 @@ NINJA_PAGINATION_MAX_LIMIT = 200
 # --- Documents ------------------------------------------------------------------------------
 DOCS_TRASH_DAYS = env.int("DOCS_TRASH_DAYS", 30, minimum=1)
 DOCS_INVITATION_DAYS = env.int("DOCS_INVITATION_DAYS", 7, minimum=1)
+# Realtime collaboration (docs_app.collab)
+DOCS_FRAGMENT = env.str("DOCS_FRAGMENT", "default")  # the XmlFragment holding the content
+DOCS_WS_MAX_MESSAGE_BYTES = env.int("DOCS_WS_MAX_MESSAGE_BYTES", 8 * 1024 * 1024, minimum=1024)
+DOCS_COMPACT_AFTER_UPDATES = env.int("DOCS_COMPACT_AFTER_UPDATES", 1000, minimum=1)
+DOCS_UNLOAD_AFTER_SECONDS = env.int("DOCS_UNLOAD_AFTER_SECONDS", 30, minimum=0)
+DOCS_AWARENESS_TIMEOUT_SECONDS = env.int("DOCS_AWARENESS_TIMEOUT_SECONDS", 30, minimum=1)
+DOCS_AUTO_VERSION_SECONDS = env.int("DOCS_AUTO_VERSION_SECONDS", 600, minimum=1)
+DOCS_AUTO_VERSIONS_KEEP = env.int("DOCS_AUTO_VERSIONS_KEEP", 100, minimum=1)
+DOCS_INDEX_DEBOUNCE_MS = env.int("DOCS_INDEX_DEBOUNCE_MS", 2000, minimum=0)
+DOCS_ACL_RECHECK_SECONDS = env.int("DOCS_ACL_RECHECK_SECONDS", 60, minimum=1)
 
 # --- Periodic tasks (suite beat, or the in-process scheduler in zero-config) -----------------
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}

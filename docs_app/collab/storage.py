@@ -1,0 +1,185 @@
+"""Durable document content: an append-only update log and a snapshot per document, in
+PostgreSQL (decision 0010).
+
+- :func:`append` writes accepted updates, many in one transaction (the rooms' group
+  commit), before any peer sees them;
+- :func:`load_doc` builds a document from its snapshot and every log row still present;
+- :func:`compact` folds the log into the snapshot under a per-document advisory lock, in a
+  ``REPEATABLE READ`` transaction that deletes exactly the rows it has read: a row appended
+  by another process meanwhile stays in the log, so nothing is lost between compactions and
+  two compactions of one document never run at once.
+
+Synchronous (Django ORM); async callers go through ``database_sync_to_async``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import pycrdt
+from psycopg.errors import SerializationFailure
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from docs_app.collab.protocol import EMPTY_UPDATE
+from docs_app.models import DocumentSnapshot, DocumentUpdate, DocumentVersion, VersionKind
+
+logger = logging.getLogger(__name__)
+
+#: Namespace of the advisory locks taken on documents (first key of the two-key form).
+LOCK_NAMESPACE = 0x646F63  # "doc"
+_CHUNK = 2000
+
+
+def new_doc() -> pycrdt.Doc:
+    return pycrdt.Doc()
+
+
+def append(document_id: Any, updates: Iterable[bytes]) -> int:
+    """Append ``updates`` to the log of ``document_id`` in one transaction; returns how many.
+    Also stamps the document's ``content_updated_at``."""
+    rows = [bytes(update) for update in updates]
+    if not rows:
+        return 0
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        values = ", ".join(["(%s, %s, %s)"] * len(rows))
+        params: list[Any] = []
+        for data in rows:
+            params += [document_id, data, now]
+        cursor.execute(
+            f"INSERT INTO docs_app_documentupdate (document_id, data, created_at) VALUES {values}",
+            params,
+        )
+        cursor.execute(
+            "UPDATE docs_app_document SET content_updated_at = %s WHERE id = %s", [now, document_id]
+        )
+    return len(rows)
+
+
+def load_state(document_id: Any) -> tuple[bytes | None, list[bytes]]:
+    """The snapshot (or ``None``) and the log rows of a document, read in one transaction
+    (so a concurrent compaction is seen either wholly or not at all)."""
+    with transaction.atomic():
+        snapshot = (
+            DocumentSnapshot.objects.filter(document_id=document_id)
+            .values_list("state", flat=True)
+            .first()
+        )
+        rows = list(
+            DocumentUpdate.objects.filter(document_id=document_id)
+            .order_by("id")
+            .values_list("data", flat=True)
+        )
+    return (bytes(snapshot) if snapshot is not None else None), [bytes(row) for row in rows]
+
+
+def load_doc(document_id: Any) -> tuple[pycrdt.Doc, int]:
+    """A document built from storage, and the number of log rows it was built with."""
+    snapshot, rows = load_state(document_id)
+    doc = new_doc()
+    if snapshot is not None:
+        doc.apply_update(snapshot)
+    for row in rows:
+        doc.apply_update(row)
+    return doc, len(rows)
+
+
+@dataclass(frozen=True)
+class Compaction:
+    merged: int  # log rows folded into the snapshot
+    snapshot_bytes: int
+    seconds: float
+    version_created: bool
+
+
+def compact(document_id: Any, *, min_rows: int = 1) -> Compaction | None:
+    """Fold the log of ``document_id`` into its snapshot. ``None`` when another process is
+    compacting it, when fewer than ``min_rows`` rows wait, or on a serialization conflict
+    (a compaction that committed in between: nothing to do then)."""
+    started = time.perf_counter()
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
+                [LOCK_NAMESPACE, str(document_id)],
+            )
+            if not cursor.fetchone()[0]:
+                return None
+            cursor.execute(
+                "SELECT count(*) FROM docs_app_documentupdate WHERE document_id = %s",
+                [document_id],
+            )
+            waiting = cursor.fetchone()[0]
+            if waiting < min_rows or waiting == 0:
+                return None
+            snapshot = DocumentSnapshot.objects.filter(document_id=document_id).first()
+            doc = new_doc()
+            if snapshot is not None:
+                doc.apply_update(bytes(snapshot.state))
+            merged = 0
+            # A server-side cursor: the log is streamed, never held whole in memory.
+            rows = (
+                DocumentUpdate.objects.filter(document_id=document_id)
+                .order_by("id")
+                .values_list("data", flat=True)
+                .iterator(chunk_size=_CHUNK)
+            )
+            for data in rows:
+                doc.apply_update(bytes(data))
+                merged += 1
+            state = doc.get_update()
+            del doc
+            now = timezone.now()
+            DocumentSnapshot.objects.update_or_create(
+                document_id=document_id,
+                defaults={
+                    "state": state,
+                    "updates_merged": (snapshot.updates_merged if snapshot else 0) + merged,
+                    "compacted_at": now,
+                },
+            )
+            # Same snapshot as the reads above: exactly the rows folded in.
+            cursor.execute(
+                "DELETE FROM docs_app_documentupdate WHERE document_id = %s", [document_id]
+            )
+            version_created = _auto_version(document_id, state, now)
+    except DatabaseError as exc:
+        if isinstance(exc.__cause__, SerializationFailure):
+            logger.info("compaction conflict", extra={"document_id": str(document_id)})
+            return None
+        raise
+    return Compaction(merged, len(state), time.perf_counter() - started, version_created)
+
+
+def _auto_version(document_id: Any, state: bytes, now: Any) -> bool:
+    """After a period of activity (``DOCS_AUTO_VERSION_SECONDS`` since the last version, with
+    edits since), keep the compacted state as an automatic version; prune the oldest
+    automatic versions beyond ``DOCS_AUTO_VERSIONS_KEEP``."""
+    last = (
+        DocumentVersion.objects.filter(document_id=document_id)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    if last is not None and (now - last).total_seconds() < settings.DOCS_AUTO_VERSION_SECONDS:
+        return False
+    if last is None and state == EMPTY_UPDATE:
+        return False
+    DocumentVersion.objects.create(
+        document_id=document_id, kind=VersionKind.AUTO, state=state, size=len(state)
+    )
+    stale = list(
+        DocumentVersion.objects.filter(document_id=document_id, kind=VersionKind.AUTO)
+        .order_by("-created_at")
+        .values_list("pk", flat=True)[settings.DOCS_AUTO_VERSIONS_KEEP :]
+    )
+    if stale:
+        DocumentVersion.objects.filter(pk__in=stale).delete()
+    return True
