@@ -15,6 +15,9 @@ class DocsAppConfig(AppConfig):
 
     def ready(self) -> None:
         from docs_app import signals  # noqa: F401  (invitations turn into accesses at login)
+        from docs_app.collab import acl
+
+        acl.subscribe()  # open editing sessions follow access changes
 
     def api_routers(self) -> list[tuple[str, Any, str]]:
         from docs_app.api import router
@@ -22,4 +25,9 @@ class DocsAppConfig(AppConfig):
         return [("/documents/", router, "docs")]
 
     def websocket_routes(self) -> list[Any]:
-        return []
+        from django.urls import re_path
+
+        from docs_app.collab.consumer import DocumentSyncConsumer
+
+        # y-websocket's WebsocketProvider connects without the trailing slash.
+        return [re_path(r"^ws/docs/(?P<document_id>[^/]+)/?$", DocumentSyncConsumer.as_asgi())]

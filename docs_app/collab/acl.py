@@ -45,9 +45,20 @@ class Access:
 
 
 def resolve_access(document_id: Any, users: list[Any]) -> dict[Any, Access]:
-    """The access of each user to the document (one query per user: rooms hold few)."""
+    """The access of each user to the document (one query per user: rooms hold few); a
+    deactivated account has none."""
+    from django.contrib.auth import get_user_model
+
+    active = set(
+        get_user_model()
+        .objects.filter(pk__in=[u.pk for u in users], is_active=True)
+        .values_list("pk", flat=True)
+    )
     result: dict[Any, Access] = {}
     for user in users:
+        if user.pk not in active:
+            result[user.pk] = Access(None)
+            continue
         row = (
             annotate_roles(documents(include_deleted=True).filter(pk=document_id), user)
             .values_list("effective_role", "ancestors_deleted_at")
@@ -113,7 +124,7 @@ def on_document_tree_event(event: Any) -> None:
     notify(paths=_paths_of([event.document_id]), document_ids=[event.document_id])
 
 
-def on_team_membership_change(user_ids: Iterable[Any]) -> None:
+def on_users_changed(user_ids: Iterable[Any]) -> None:
     notify(user_ids=user_ids)
 
 
