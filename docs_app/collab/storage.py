@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pycrdt
-from psycopg.errors import SerializationFailure
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
+from psycopg.errors import SerializationFailure
 
 from docs_app.collab.protocol import EMPTY_UPDATE
 from docs_app.models import DocumentSnapshot, DocumentUpdate, DocumentVersion, VersionKind
@@ -48,13 +48,10 @@ def append(document_id: Any, updates: Iterable[bytes]) -> int:
         return 0
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
-        values = ", ".join(["(%s, %s, %s)"] * len(rows))
-        params: list[Any] = []
-        for data in rows:
-            params += [document_id, data, now]
-        cursor.execute(
-            f"INSERT INTO docs_app_documentupdate (document_id, data, created_at) VALUES {values}",
-            params,
+        # psycopg sends the rows in one pipelined round trip.
+        cursor.executemany(
+            "INSERT INTO docs_app_documentupdate (document_id, data, created_at) VALUES (%s, %s, %s)",
+            [(document_id, data, now) for data in rows],
         )
         cursor.execute(
             "UPDATE docs_app_document SET content_updated_at = %s WHERE id = %s", [now, document_id]

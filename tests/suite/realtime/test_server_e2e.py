@@ -5,113 +5,44 @@ token from ``suite token create``, a ticket over HTTP, and a real websocket clie
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
-import psycopg
 import pytest
-import redis
 import requests
 from asgiref.sync import async_to_sync
 from channels_redis.pubsub import RedisPubSubChannelLayer
-from psycopg import sql
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from suite.access.events import LinkChanged
 from suite.realtime.consumers import user_group
+from tests.servers import SuiteServer, server_env
 
 E2E_DATABASE = "communs_realtime_e2e"
 E2E_REDIS_DB = 11
-SUITE = str(Path(sys.executable).parent / "suite")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _e2e_database_url() -> str:
-    """A database of its own (``suite serve`` migrates it), created when missing."""
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [E2E_DATABASE]).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(E2E_DATABASE)))
-    return urlunsplit(parts._replace(path=f"/{E2E_DATABASE}"))
-
-
-def _e2e_redis_url() -> str:
-    parts = urlsplit(os.environ["REDIS_URL"])
-    return urlunsplit(parts._replace(path=f"/{E2E_REDIS_DB}"))
 
 
 @pytest.fixture(scope="module")
 def server(s3_engine, tmp_path_factory):
     """A real ``suite serve`` on a free port; yields its base URL, env and key prefix."""
-    port = _free_port()
     data_dir = tmp_path_factory.mktemp("suite-e2e")
-    redis_url = _e2e_redis_url()
-    redis.Redis.from_url(redis_url).flushdb()
-    env = {key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"}
-    env.update(
-        DATABASE_URL=_e2e_database_url(),
-        REDIS_URL=redis_url,
-        REDIS_KEY_PREFIX=f"communs-e2e-{uuid.uuid4().hex[:8]}",
-        S3_ENDPOINT_URL=s3_engine["S3_ENDPOINT_URL"],
-        S3_ACCESS_KEY_ID=s3_engine["S3_ACCESS_KEY_ID"],
-        S3_SECRET_ACCESS_KEY=s3_engine["S3_SECRET_ACCESS_KEY"],
-        S3_BUCKET=s3_engine["S3_BUCKET"],
-        SUITE_DATA_DIR=str(data_dir),
-        SUITE_PUBLIC_URL=f"http://127.0.0.1:{port}",
-        # The platform alone: what is under test here is its realtime layer.
-        SUITE_APPS="",
-        LOG_LEVEL="warning",
-    )
-    log_path = data_dir / "server.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [SUITE, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
+    # The platform alone: what is under test here is its realtime layer.
+    env = server_env(database=E2E_DATABASE, redis_db=E2E_REDIS_DB, s3=s3_engine,
+                     data_dir=data_dir, apps="")
+    process = SuiteServer(env, data_dir / "server.log")
+    process.flush_redis()
     try:
-        deadline = time.monotonic() + 90  # the first run migrates a fresh database
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"suite serve exited ({process.returncode}):\n{log_path.read_text()}")
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"suite serve did not answer in time:\n{log_path.read_text()}")
-            time.sleep(0.1)
-        yield {"base": base, "ws": f"ws://127.0.0.1:{port}", "env": env, "log": log_path}
+        process.start()
+        yield {"base": process.base, "ws": process.ws, "env": process.env, "log": process.log_path,
+               "process": process}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        redis.Redis.from_url(redis_url).flushdb()
+        process.stop()
+        process.flush_redis()
 
 
 def _suite(server, *args: str) -> str:
-    result = subprocess.run(
-        [SUITE, *args], env=server["env"], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1]
+    return server["process"].suite(*args)
 
 
 @pytest.fixture(scope="module")
