@@ -127,6 +127,9 @@ class Room:
         for row in rows:
             self.doc.apply_update(row)
         self.log_rows = len(rows)
+        if self._publish:
+            # Presence lives only in memory: ask the processes already serving this document.
+            await self._send_to_group({"type": "collab.awareness_query"})
         self._tasks.append(asyncio.create_task(self._maintain(), name=f"room-maintain-{self.document_id}"))
 
     async def join(self, peer: Peer) -> None:
@@ -374,6 +377,16 @@ class Room:
             merged = updates[0] if len(updates) == 1 else pycrdt.merge_updates(*updates)
             self._broadcast(protocol.update_message(merged))
             self._after_write_remote()
+        elif kind == "collab.awareness_query":
+            local = [
+                AwarenessEntry(client_id, entry.clock, entry.state)
+                for client_id, entry in self.awareness.items()
+                if entry.owner is not None and not entry.removed
+            ]
+            if local:
+                await self._send_to_group(
+                    {"type": "collab.awareness", "awareness": protocol.encode_awareness(local)}
+                )
         elif kind == "collab.awareness":
             parsed = protocol.decode_message(bytes(message["awareness"]))
             if isinstance(parsed, protocol.AwarenessMessage):
