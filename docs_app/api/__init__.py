@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from ninja import Router
 
-from docs_app.api import accesses, comments, documents
+from docs_app.api import accesses, comments, content, documents
 
 router = Router(tags=["documents"])
 router.add_router("", documents.collection_router)
 router.add_router("", accesses.router)
 router.add_router("", comments.router)
+router.add_router("", content.router)
 router.add_router("", documents.item_router)

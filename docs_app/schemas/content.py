@@ -1,0 +1,51 @@
+"""Payloads of the content and versions endpoints."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+from ninja import Field, Schema
+
+from docs_app.models import TITLE_MAX_LENGTH
+
+ReadFormat = Literal["yjs", "json", "markdown", "html", "text"]
+WriteFormat = Literal["yjs", "json", "markdown"]
+
+
+class ContentOut(Schema):
+    format: ReadFormat
+    content: Any = Field(
+        description="base64 Yjs state update (yjs), ProseMirror JSON object (json), or text"
+    )
+
+
+class ContentIn(Schema):
+    format: WriteFormat = Field(description="What `content` holds")
+    content: Any = Field(
+        description="base64 Yjs update (yjs), ProseMirror JSON document (json) or Markdown text"
+    )
+    mode: Literal["replace", "append"] = Field(
+        "replace",
+        description="For json and markdown: replace the content, or append to it (a Yjs update "
+        "is always merged)",
+    )
+
+
+class VersionIn(Schema):
+    name: str = Field(..., min_length=1, max_length=TITLE_MAX_LENGTH)
+
+
+class VersionCreatorOut(Schema):
+    id: uuid.UUID
+    full_name: str
+
+
+class VersionOut(Schema):
+    id: uuid.UUID
+    kind: Literal["auto", "named"]
+    name: str
+    size: int = Field(description="Bytes of the stored Yjs state")
+    creator: VersionCreatorOut | None
+    created_at: dt.datetime
