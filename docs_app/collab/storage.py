@@ -62,7 +62,11 @@ def append(document_id: Any, updates: Iterable[bytes]) -> int:
 def load_state(document_id: Any) -> tuple[bytes | None, list[bytes]]:
     """The snapshot (or ``None``) and the log rows of a document, read in one transaction
     (so a concurrent compaction is seen either wholly or not at all)."""
+    top_level = not connection.in_atomic_block
     with transaction.atomic():
+        if top_level:  # else the caller's transaction decides what is seen
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         snapshot = (
             DocumentSnapshot.objects.filter(document_id=document_id)
             .values_list("state", flat=True)
@@ -100,9 +104,14 @@ def compact(document_id: Any, *, min_rows: int = 1) -> Compaction | None:
     compacting it, when fewer than ``min_rows`` rows wait, or on a serialization conflict
     (a compaction that committed in between: nothing to do then)."""
     started = time.perf_counter()
+    # At top level, one REPEATABLE READ transaction: the DELETE sees exactly the rows read.
+    # Inside a caller's transaction (tests, maintenance scripts), rows are deleted by id.
+    top_level = not connection.in_atomic_block
+    read_ids: list[int] = []
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            if top_level:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             cursor.execute(
                 "SELECT pg_try_advisory_xact_lock(%s, hashtext(%s))",
                 [LOCK_NAMESPACE, str(document_id)],
@@ -125,12 +134,14 @@ def compact(document_id: Any, *, min_rows: int = 1) -> Compaction | None:
             rows = (
                 DocumentUpdate.objects.filter(document_id=document_id)
                 .order_by("id")
-                .values_list("data", flat=True)
+                .values_list("id", "data")
                 .iterator(chunk_size=_CHUNK)
             )
-            for data in rows:
+            for row_id, data in rows:
                 doc.apply_update(bytes(data))
                 merged += 1
+                if not top_level:
+                    read_ids.append(row_id)
             state = doc.get_update()
             del doc
             now = timezone.now()
@@ -142,10 +153,12 @@ def compact(document_id: Any, *, min_rows: int = 1) -> Compaction | None:
                     "compacted_at": now,
                 },
             )
-            # Same snapshot as the reads above: exactly the rows folded in.
-            cursor.execute(
-                "DELETE FROM docs_app_documentupdate WHERE document_id = %s", [document_id]
-            )
+            if top_level:  # same MVCC snapshot as the reads above: exactly the rows folded in
+                cursor.execute(
+                    "DELETE FROM docs_app_documentupdate WHERE document_id = %s", [document_id]
+                )
+            else:
+                DocumentUpdate.objects.filter(pk__in=read_ids).delete()
             version_created = _auto_version(document_id, state, now)
     except DatabaseError as exc:
         if isinstance(exc.__cause__, SerializationFailure):
