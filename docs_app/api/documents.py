@@ -9,7 +9,7 @@ and is mounted before ``item_router`` (``/{document_id}...``). Ids in paths are 
 # of another module, where ninja could not resolve string annotations such as the filters.
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 from ninja.responses import Status
 
@@ -17,6 +17,7 @@ from docs_app.permissions import access_document
 from docs_app.schemas.documents import (
     DocumentCreateIn,
     DocumentDuplicateIn,
+    DocumentListItemOut,
     DocumentMoveIn,
     DocumentOrdering,
     DocumentOut,
@@ -36,7 +37,12 @@ item_router = Router()
 
 
 class DocumentFilters(Schema):
-    q: str | None = None
+    q: str | None = Field(
+        None,
+        description=(
+            "Search the title and content (web-search syntax; the first 256 characters count)."
+        ),
+    )
     scope: DocumentScope = "all"
     parent: str | None = None
     ordering: DocumentOrdering = "-updated_at"
@@ -52,13 +58,18 @@ def _detail(request: HttpRequest, document) -> DocumentOut:  # type: ignore[no-u
 
 @collection_router.get(
     "/",
-    response=list[DocumentOut],
+    response=list[DocumentListItemOut],
     summary="List documents: your entry points by default, or search (q), children (parent)",
     description=(
         "Without `q` or `parent`, `scope=all` lists the documents on which you or one of your "
         "teams hold an access on the document itself (your roots and what was shared with "
         "you directly), not their descendants. `parent=<id>` lists the visible children of a "
-        "document; `q` searches every title you can see (accent- and case-insensitive). "
+        "document. `q` searches every document you can see, by title and content: a title "
+        "containing `q`, or title or content words matching it (French and English forms: "
+        "`chevaux` finds `cheval`, `running` finds `run`), accent- and case-insensitive; "
+        "web-search syntax (`\"exact phrase\"`, `or`, `-excluded`). Results come best match "
+        "first (title matches, then content relevance), then in `ordering`; each has a "
+        "`snippet`. "
         "`scope`: `mine` (created by you), `shared` (granted to you or your teams, not "
         "created by you), `favorites`."
     ),

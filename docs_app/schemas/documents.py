@@ -110,6 +110,26 @@ class DocumentOut(Schema):
         return getattr(obj, "nb_children", None)
 
 
+class DocumentListItemOut(DocumentOut):
+    """A document in the documents list; with ``q``, with the search snippet."""
+
+    snippet: str | None = Field(
+        None,
+        description=(
+            "Only with `q`: up to two short fragments of the content around the matches, "
+            "each match in `<mark>`…`</mark>`; empty when only the title matched; null "
+            "without `q`. HTML: the content is escaped, `<mark>` and `</mark>` are the only "
+            "tags."
+        ),
+    )
+
+    @staticmethod
+    def resolve_snippet(obj: Any) -> str | None:
+        if (built := _already_built(obj, "snippet")) is not _MISSING:
+            return built
+        return getattr(obj, "snippet", None)
+
+
 class VisitedDocumentOut(DocumentOut):
     """A recently visited document, with the actor's last visit time."""
 

@@ -15,11 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import (
-    CharField,
     Count,
     Exists,
     F,
-    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -27,10 +25,11 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce, Concat, Left, Length, Lower
+from django.db.models.functions import Coalesce, Concat, Left, Length
 
 from docs_app.models import Document, DocumentAccess, Favorite, Visit
 from docs_app.permissions import documents
+from docs_app.search import SEARCH_ORDERING, search
 from suite.access.models import PATH_STEP
 from suite.access.resolve import (
     IsAncestorPath,
@@ -40,14 +39,6 @@ from suite.access.resolve import (
     visible_to,
 )
 from suite.access.roles import Perm
-
-
-class Unaccent(Func):
-    """``communs_unaccent(text)``: the immutable unaccent wrapper of migration 0001 (the
-    trigram index is on ``communs_unaccent(lower(title))``)."""
-
-    function = "communs_unaccent"
-    output_field = CharField()
 
 
 def _authenticated(actor: Any) -> bool:
@@ -115,13 +106,6 @@ def direct_access_ids(actor: Any) -> QuerySet[DocumentAccess]:
     ).values("resource_id")
 
 
-def title_matches(queryset: QuerySet[Document], q: str) -> QuerySet[Document]:
-    """Accent- and case-insensitive substring search on the title (uses the trigram index)."""
-    return queryset.annotate(_search_title=Unaccent(Lower("title"))).filter(
-        _search_title__contains=Unaccent(Lower(Value(q, output_field=CharField())))
-    )
-
-
 ORDERINGS = {
     "-updated_at": ("-updated_at", "-pk"),
     "updated_at": ("updated_at", "pk"),
@@ -145,13 +129,15 @@ def document_list(
     ``mine``: created by the actor; ``shared``: granted to the actor or their teams (on the
     document or, with ``q``/``parent``, on an ancestor) but not created by them;
     ``favorites``: the actor's favorites (at any depth). ``parent`` lists the visible children
-    of that document; ``q`` searches every visible title.
+    of that document; ``q`` searches the title and content of every visible document
+    (``docs_app.search``): results come best match first, then in ``ordering``, each with a
+    ``snippet``.
     """
     queryset = documents()
     if parent is not None:
         queryset = queryset.filter(path__startswith=parent.path, depth=parent.depth + 1)
     if q:
-        queryset = title_matches(queryset, q)
+        queryset = search(queryset, q)
     browsing = parent is None and not q
     if scope == "favorites":
         queryset = queryset.filter(
@@ -176,7 +162,8 @@ def document_list(
         queryset = annotate_roles(queryset, actor)
     else:
         queryset = visible_to(queryset, actor, Perm.VIEW)
-    return with_annotations(queryset, actor).order_by(*ORDERINGS[ordering])
+    order = (*SEARCH_ORDERING, *ORDERINGS[ordering]) if q else ORDERINGS[ordering]
+    return with_annotations(queryset, actor).order_by(*order)
 
 
 def document_children(actor: Any, document: Document) -> QuerySet[Document]:
