@@ -12,6 +12,7 @@ at most once, so rooms also re-check every ``DOCS_ACL_RECHECK_SECONDS``.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -109,7 +110,13 @@ def notify(
 
 
 def _paths_of(document_ids: Iterable[Any]) -> list[str]:
-    return list(Document.objects.filter(pk__in=list(document_ids)).values_list("path", flat=True))
+    ids = []
+    for value in document_ids:
+        try:
+            ids.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue  # not a document id: nothing to re-check
+    return list(Document.objects.filter(pk__in=ids).values_list("path", flat=True))
 
 
 def on_document_access_event(event: Any) -> None:

@@ -10,6 +10,7 @@ import pycrdt
 from django.conf import settings
 
 from docs_app.models import EXCERPT_MAX_LENGTH, Document
+from docs_app.search import index_content
 
 
 def document_text(doc: pycrdt.Doc) -> str:
@@ -24,8 +25,4 @@ def store_text(document_id: Any, text: str) -> None:
 
     excerpt = make_excerpt(text, length=min(300, EXCERPT_MAX_LENGTH))
     Document.objects.filter(pk=document_id).exclude(excerpt=excerpt).update(excerpt=excerpt)
-    try:
-        from docs_app.search import index_content
-    except ImportError:  # the search index is optional for this function's callers
-        return
     index_content(document_id, text)

@@ -79,6 +79,9 @@ if (input.mode === "converge") {
     writer.text.insert(writer.text.length, String.fromCharCode(97 + (n++ % 26)));
     await sleep(input.intervalMs);
   }
+  // Let the last keystrokes travel (or time out: the test then reports the difference).
+  const settle = Date.now() + 10000;
+  while (Date.now() < settle && watcher.text.toString() !== writer.text.toString()) await sleep(50);
   process.stdout.write(JSON.stringify({
     final: { writer: writer.text.toString(), watcher: watcher.text.toString() },
   }) + "\n");
