@@ -39,7 +39,13 @@ def _live(document: Document) -> None:
 def render_doc(doc: pycrdt.Doc, fmt: str) -> Any:
     if fmt == "yjs":
         return base64.b64encode(doc.get_update()).decode("ascii")
-    return converters.render(converters.read_content(doc, settings.DOCS_FRAGMENT), fmt)
+    try:
+        return converters.render(converters.read_content(doc, settings.DOCS_FRAGMENT), fmt)
+    except ContentError as exc:  # an editor stored nodes outside our schema
+        raise ValidationFailed(
+            _("This content cannot be converted: %(reason)s") % {"reason": exc.message},
+            code="content_unconvertible", status=422, details={"path": exc.path},
+        ) from None
 
 
 def content_read(*, actor: Any, document_id: Any, fmt: str) -> Any:
