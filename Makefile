@@ -39,6 +39,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/asgi_servers.py
 	$(BIN)/python bench/docs_api.py
+	$(BIN)/python bench/docs_sync.py
 
 clean:
 	rm -rf $(VENV) tests/interop/node_modules
