@@ -84,6 +84,8 @@ from urllib.parse import urlsplit
 
 from http_load import run_load
 
+from suite.embedded.engines import ensure_database_at, free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 BENCH_EMAIL = "bench@communs.localhost"
@@ -91,11 +93,6 @@ BENCH_EMAIL = "bench@communs.localhost"
 
 # --- environment ------------------------------------------------------------------------------
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def reachable(url: str) -> bool:
@@ -125,17 +122,6 @@ def server_env(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
         env.pop("REDIS_URL", None)
     return env
 
-
-def ensure_database(url: str) -> None:
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin_url = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        if not connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def suite_cli(env: dict[str, str], *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -431,7 +417,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="communs-bench-") as data_dir:
         env = server_env(args, Path(data_dir))
-        ensure_database(args.database_url)
+        ensure_database_at(args.database_url)
         token = prepare(env)
         print(f"machine: {machine()}", file=sys.stderr)
         print(f"channel layer: {'Redis' if env.get('REDIS_URL') else 'in-memory'}", file=sys.stderr)

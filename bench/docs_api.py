@@ -28,21 +28,11 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+
+from suite.embedded.engines import ensure_database_at
 
 ROOTS, FOLDERS, SUBFOLDERS, PAGES = 20, 10, 10, 4
 
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as connection:
-        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup_django(url: str) -> None:
@@ -216,7 +206,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--skip-populate", action="store_true", help="reuse the data in place")
     args = parser.parse_args()
-    ensure_database(args.database_url)
+    ensure_database_at(args.database_url)
     setup_django(args.database_url)
 
     from django.test import Client

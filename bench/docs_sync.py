@@ -77,7 +77,6 @@ from docs_sync_env import (
     Server,
     base_env,
     bench_account,
-    ensure_database,
     new_document,
     node_package_version,
     reference_server_dir,
@@ -95,6 +94,8 @@ from docs_sync_storage import (
     restore_cold_document,
 )
 from docs_sync_trace import CACHE_DIR, load_trace
+
+from suite.embedded.engines import ensure_database_at
 
 TRACE_NAME = "automerge-paper.json.gz"
 
@@ -427,7 +428,7 @@ def main() -> None:
             )
             os.environ.update(env)
             redis.Redis.from_url(args.redis_url).flushdb()
-            ensure_database(args.database_url)
+            ensure_database_at(args.database_url)
             setup_django(migrate=True)
             reset_data()
             user, token = bench_account()

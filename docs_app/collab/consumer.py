@@ -50,6 +50,8 @@ READ_ONLY_REASON = "read-only: your role on this document does not allow editing
 class DocumentSyncConsumer(AuthenticatedConsumer):
     endpoint = "docs"
     scope_area = "docs"
+    #: No channel-layer channel per socket (a Redis subscription each): rooms fan out.
+    channel_layer_alias = None
 
     room: Room | None = None
 

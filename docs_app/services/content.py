@@ -4,7 +4,8 @@ Reads build the document from storage; writes are CRDT changes through
 :mod:`docs_app.collab.changes` (same log, same fan-out as websocket edits). Rules: reading
 content needs the view role; changing it, listing, reading, creating and restoring versions
 need the editor role (a version may hold text removed since, which readers of the current
-document are not meant to see); deleting a version needs the administrator role.
+document are not meant to see); deleting a version needs the administrator role. A document
+in the trash is missing here, as everywhere but the trash endpoints (404).
 """
 
 from __future__ import annotations
@@ -28,12 +29,6 @@ from suite.access.roles import Perm
 from suite.errors import NotFound, ValidationFailed
 
 FORMATS = ("yjs", "json", "markdown", "html", "text")
-
-
-def _live(document: Document) -> None:
-    if document.ancestors_deleted_at is not None:
-        raise ValidationFailed(_("Restore the document from the trash first."), code="in_trash",
-                               status=409)
 
 
 def render_doc(doc: pycrdt.Doc, fmt: str) -> Any:
@@ -71,7 +66,6 @@ def _parse(fmt: str, value: Any) -> dict[str, Any]:
 def content_write(*, actor: Any, document_id: Any, fmt: str, value: Any, mode: str) -> pycrdt.Doc:
     """Apply a Yjs update, or replace / append Markdown or ProseMirror JSON content."""
     document = access_document(actor, document_id, need=Perm.EDIT)
-    _live(document)
     if fmt == "yjs":
         try:
             update = base64.b64decode(value, validate=True) if isinstance(value, str) else None
@@ -119,7 +113,6 @@ def version_list(*, actor: Any, document_id: Any) -> Any:
 @transaction.atomic
 def version_create(*, actor: Any, document_id: Any, name: str) -> DocumentVersion:
     document = access_document(actor, document_id, need=Perm.EDIT)
-    _live(document)
     doc, _rows = storage.load_doc(document.pk)
     state = doc.get_update()
     return DocumentVersion.objects.create(
@@ -142,7 +135,6 @@ def version_restore(*, actor: Any, document_id: Any, version_id: Any) -> Documen
     current state (collaborators keep editing; nothing is rewritten underneath them). The
     current content is kept first as a named version, so a restore can be undone."""
     document = access_document(actor, document_id, need=Perm.EDIT)
-    _live(document)
     version = _version(document, version_id)
     old = pycrdt.Doc()
     old.apply_update(bytes(version.state))

@@ -39,6 +39,26 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
+def ensure_database(admin_url: str, name: str) -> None:
+    """Create database ``name`` through ``admin_url`` (any database of the server) unless
+    it exists."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def ensure_database_at(url: str) -> None:
+    """Create the database a ``postgresql://.../<name>`` URL names, unless it exists."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    ensure_database(urlunsplit(parts._replace(path="/postgres")), parts.path.lstrip("/"))
+
+
 def free_port(preferred: int | None = None, *, with_grpc: bool = False) -> int:
     """A free loopback port (``preferred`` if free). With ``with_grpc``, port + 10000 must be
     free too, as SeaweedFS puts its gRPC listener there."""
@@ -293,15 +313,7 @@ class EmbeddedPostgres:
 
     @staticmethod
     def _ensure_database(uri: str) -> None:
-        import psycopg
-        from psycopg import sql
-
-        with psycopg.connect(uri, autocommit=True) as connection:
-            exists = connection.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)
-            ).fetchone()
-            if not exists:
-                connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE_NAME)))
+        ensure_database(uri, DATABASE_NAME)
 
     def stop(self) -> None:
         server, self.server = self.server, None

@@ -20,6 +20,7 @@ import enum
 import json
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from suite.identity import scopes as token_scopes
@@ -102,6 +103,16 @@ class AuthenticatedConsumer(RefusingConsumerMixin, AsyncWebsocketConsumer):
     async def authenticated_connect(self, user: Any) -> None:
         WEBSOCKET_CONNECTIONS.labels(self.endpoint, "accepted").inc()
         await self.accept()
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections before every message, through the
+        # single sync thread: one thread hop per websocket frame. Our consumers touch the
+        # database only through ``database_sync_to_async``, which does that itself around
+        # each call, so frames that need no database cost no hop.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
 
 class NotFoundConsumer(RefusingConsumerMixin, AsyncWebsocketConsumer):

@@ -8,9 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from docs_app.models import DocumentAccess
-from suite.access.roles import LinkReach
 from docs_app.permissions import access_document
-from suite.access.roles import Role
+from suite.access.roles import LinkReach, Role
 from tests.conftest import assert_error
 from tests.docs_app.factories_sharing import API, grant, make_cast, make_document
 from tests.factories import TeamFactory, TeamMembershipFactory, UserFactory

@@ -156,8 +156,8 @@ def test_unknown_format_to_read_is_refused(api, cast):
 def test_document_in_trash_cannot_be_changed(api, cast):
     document, people = cast
     assert api(people["owner"]).delete(f"{API}/{document.pk}").status_code == 204
-    response = put_markdown(api, people["owner"], document)
-    assert response.status_code in (404, 409)
+    assert_error(put_markdown(api, people["owner"], document), 404, "not_found")
+    assert_error(api(people["owner"]).get(url(document)), 404, "not_found")
     assert not DocumentUpdate.objects.filter(document=document).exists()
 
 

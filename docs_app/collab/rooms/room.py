@@ -33,9 +33,7 @@ import contextlib
 import logging
 import time
 import uuid
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pycrdt
@@ -45,6 +43,7 @@ from django.conf import settings
 
 from docs_app.collab import protocol, storage
 from docs_app.collab.protocol import AwarenessEntry, ProtocolError
+from docs_app.collab.rooms.presence import Presence
 
 logger = logging.getLogger(__name__)
 
@@ -80,25 +79,13 @@ class PersistError(RuntimeError):
     """The update log could not be written: the update was not accepted."""
 
 
-@dataclass
-class AwarenessState:
-    clock: int
-    state: str
-    owner: Peer | None  # the local socket that sent it; None: another process
-    seen: float = field(default_factory=time.monotonic)
-
-    @property
-    def removed(self) -> bool:
-        return self.state == "null"
-
-
 class Room:
-    def __init__(self, registry: Registry, document_id: Any):
+    def __init__(self, registry: Any, document_id: Any):
         self.registry = registry
         self.document_id = document_id
         self.doc = storage.new_doc()
         self.peers: set[Peer] = set()
-        self.awareness: dict[int, AwarenessState] = {}
+        self.presence = Presence()
         self.closed = False
         self.log_rows = 0
         self._pending: list[tuple[bytes, asyncio.Future[None], Peer | None]] = []
@@ -137,23 +124,13 @@ class Room:
             self._unload.cancel()
             self._unload = None
         self.peers.add(peer)
-        states = [
-            AwarenessEntry(client_id, entry.clock, entry.state)
-            for client_id, entry in self.awareness.items()
-            if not entry.removed
-        ]
-        if states:
-            peer.send_nowait(protocol.encode_awareness(states))
+        current = self.awareness_message()
+        if current is not None:
+            peer.send_nowait(current)
 
     async def leave(self, peer: Peer) -> None:
         self.peers.discard(peer)
-        gone = [
-            AwarenessEntry(client_id, self.awareness[client_id].clock + 1, "null")
-            for client_id in peer.client_ids
-            if client_id in self.awareness and self.awareness[client_id].owner is peer
-        ]
-        if gone:
-            await self._awareness_changed(gone, origin=None)
+        await self._awareness_changed(self.presence.departures(peer), origin=None)
         if not self.peers and not self.closed:
             delay = settings.DOCS_UNLOAD_AFTER_SECONDS
             loop = asyncio.get_running_loop()
@@ -257,6 +234,11 @@ class Room:
     def _after_write(self) -> None:
         if self.log_rows >= settings.DOCS_COMPACT_AFTER_UPDATES and self._compactor is None:
             self._compactor = asyncio.create_task(self._compact(), name=f"room-compact-{self.document_id}")
+        self._schedule_index()
+
+    def _schedule_index(self) -> None:
+        """Refresh excerpt and search index ``DOCS_INDEX_DEBOUNCE_MS`` after the first edit
+        since the last refresh (edits in between ride along)."""
         if self._index_due is None and not self.closed:
             loop = asyncio.get_running_loop()
             delay = settings.DOCS_INDEX_DEBOUNCE_MS / 1000
@@ -293,33 +275,12 @@ class Room:
     # --- awareness --------------------------------------------------------------------
 
     async def awareness_from(self, peer: Peer, entries: list[AwarenessEntry]) -> None:
-        """Apply a socket's awareness update; a socket may only speak for the client ids
-        it introduced (it cannot erase someone else's cursor)."""
-        accepted = []
-        for entry in entries:
-            current = self.awareness.get(entry.client_id)
-            if current is not None and current.owner is not None and current.owner is not peer:
-                continue
-            peer.client_ids.add(entry.client_id)
-            accepted.append(entry)
-        if accepted:
-            await self._awareness_changed(accepted, origin=peer)
+        await self._awareness_changed(self.presence.accepted_from(peer, entries), origin=peer)
 
     async def _awareness_changed(
         self, entries: list[AwarenessEntry], origin: Peer | None, remote: bool = False
     ) -> None:
-        now = time.monotonic()
-        changed = []
-        for entry in entries:
-            current = self.awareness.get(entry.client_id)
-            if current is None or entry.clock > current.clock or (
-                entry.clock == current.clock and entry.removed and not current.removed
-            ):
-                owner = None if remote else (origin or (current.owner if current else None))
-                self.awareness[entry.client_id] = AwarenessState(entry.clock, entry.state, owner, now)
-                changed.append(entry)
-            elif entry.clock == current.clock:
-                current.seen = now
+        changed = self.presence.apply(entries, origin, remote=remote) if entries else []
         if not changed:
             return
         message = protocol.encode_awareness(changed)
@@ -328,25 +289,8 @@ class Room:
             await self._send_to_group({"type": "collab.awareness", "awareness": message})
 
     def awareness_message(self) -> bytes | None:
-        states = [
-            AwarenessEntry(client_id, entry.clock, entry.state)
-            for client_id, entry in self.awareness.items()
-            if not entry.removed
-        ]
-        return protocol.encode_awareness(states) if states else None
-
-    async def _expire_awareness(self) -> None:
-        limit = time.monotonic() - settings.DOCS_AWARENESS_TIMEOUT_SECONDS
-        stale = [
-            AwarenessEntry(client_id, entry.clock + 1, "null")
-            for client_id, entry in self.awareness.items()
-            if not entry.removed and entry.seen < limit
-        ]
-        # Forget long-removed entries (kept a while so that late duplicates are ignored).
-        for client_id in [c for c, e in self.awareness.items() if e.removed and e.seen < limit]:
-            del self.awareness[client_id]
-        if stale:
-            await self._awareness_changed(stale, origin=None)
+        entries = self.presence.entries()
+        return protocol.encode_awareness(entries) if entries else None
 
     # --- other processes ----------------------------------------------------------------
 
@@ -376,13 +320,9 @@ class Room:
                 self.doc.apply_update(update)
             merged = updates[0] if len(updates) == 1 else pycrdt.merge_updates(*updates)
             self._broadcast(protocol.update_message(merged))
-            self._after_write_remote()
+            self._schedule_index()
         elif kind == "collab.awareness_query":
-            local = [
-                AwarenessEntry(client_id, entry.clock, entry.state)
-                for client_id, entry in self.awareness.items()
-                if entry.owner is not None and not entry.removed
-            ]
+            local = self.presence.entries(local_only=True)
             if local:
                 await self._send_to_group(
                     {"type": "collab.awareness", "awareness": protocol.encode_awareness(local)}
@@ -391,12 +331,6 @@ class Room:
             parsed = protocol.decode_message(bytes(message["awareness"]))
             if isinstance(parsed, protocol.AwarenessMessage):
                 await self._awareness_changed(parsed.entries, origin=None, remote=True)
-
-    def _after_write_remote(self) -> None:
-        if self._index_due is None and not self.closed:
-            loop = asyncio.get_running_loop()
-            delay = settings.DOCS_INDEX_DEBOUNCE_MS / 1000
-            self._index_due = loop.call_later(delay, lambda: asyncio.ensure_future(self._refresh_index()))
 
     # --- access -------------------------------------------------------------------------
 
@@ -418,98 +352,10 @@ class Room:
         while True:
             await asyncio.sleep(MAINTENANCE_SECONDS)
             try:
-                await self._expire_awareness()
+                expired = self.presence.expired(settings.DOCS_AWARENESS_TIMEOUT_SECONDS)
+                await self._awareness_changed(expired, origin=None)
                 if time.monotonic() - last_recheck >= settings.DOCS_ACL_RECHECK_SECONDS:
                     last_recheck = time.monotonic()
                     await self.recheck_access()
             except Exception:
                 logger.exception("room maintenance failed", extra={"document_id": str(self.document_id)})
-
-
-class Registry:
-    """The rooms of one event loop, and its subscription to access changes."""
-
-    def __init__(self) -> None:
-        self.rooms: dict[str, Room] = {}
-        self._starting: dict[str, asyncio.Future[Room]] = {}
-        self._acl_task: asyncio.Task[None] | None = None
-
-    async def room(self, document_id: Any) -> Room:
-        key = str(document_id)
-        room = self.rooms.get(key)
-        if room is not None and not room.closed:
-            return room
-        starting = self._starting.get(key)
-        if starting is not None:
-            return await asyncio.shield(starting)
-        future: asyncio.Future[Room] = asyncio.get_running_loop().create_future()
-        self._starting[key] = future
-        try:
-            await self._ensure_acl_listener()
-            room = Room(self, key)
-            await room.start()
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: waiters re-raise it, nobody else must
-            raise
-        finally:
-            self._starting.pop(key, None)
-        self.rooms[key] = room
-        future.set_result(room)
-        return room
-
-    def forget(self, room: Room) -> None:
-        if self.rooms.get(room.document_id) is room:
-            del self.rooms[room.document_id]
-
-    async def _ensure_acl_listener(self) -> None:
-        layer = get_channel_layer()
-        if self._acl_task is not None or layer is None:
-            return
-        channel = await layer.new_channel(prefix="docs-acl.")
-        await layer.group_add(ACL_GROUP, channel)
-        self._acl_task = asyncio.create_task(self._listen_acl(layer, channel), name="docs-acl")
-
-    async def _listen_acl(self, layer: Any, channel: str) -> None:
-        while True:
-            message = await layer.receive(channel)
-            try:
-                await self.on_acl_message(message)
-            except Exception:
-                logger.exception("access change handling failed")
-
-    async def on_acl_message(self, message: dict[str, Any]) -> None:
-        paths = message.get("paths") or []
-        user_ids = {str(u) for u in message.get("user_ids") or []}
-        ids = {str(d) for d in message.get("document_ids") or []}
-        affected = []
-        for room in list(self.rooms.values()):
-            if room.document_id in ids or any(
-                str(peer.user.pk) in user_ids for peer in room.peers
-            ):
-                affected.append(room)
-            elif paths:
-                affected.append(room)  # filtered by path below, in one query
-        if paths and affected:
-            from docs_app.collab import acl
-
-            under = await in_thread(acl.documents_under)([r.document_id for r in affected], paths)
-            affected = [
-                r for r in affected
-                if r.document_id in under or r.document_id in ids
-                or any(str(p.user.pk) in user_ids for p in r.peers)
-            ]
-        await asyncio.gather(*(room.recheck_access() for room in affected), return_exceptions=True)
-
-
-_registries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Registry] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def registry() -> Registry:
-    loop = asyncio.get_running_loop()
-    found = _registries.get(loop)
-    if found is None:
-        found = _registries[loop] = Registry()
-    return found
