@@ -140,9 +140,10 @@ def mb(kb: float) -> str:
 
 
 def report_cold_load(results: dict[str, Any]) -> list[str]:
-    storage, e2e, fetch, room = (
+    storage, e2e, compressing, fetch, room = (
         results["storage"],
         results["e2e"],
+        results["e2e_compressing"],
         results["fetch"],
         results["room"],
     )
@@ -160,12 +161,16 @@ def report_cold_load(results: dict[str, Any]) -> list[str]:
         ("**storage only, total**", storage["total"]),
         ("room load in process (`registry().room`: subscribe + load + build)", room),
         ("of which: channel-layer subscription (`new_channel` + `group_add`)", room["subscribe"]),
-        ("**end to end**, connect to SyncStep2, permessage-deflate", e2e["deflate"]),
-        ("**end to end**, connect to SyncStep2, no compression", e2e["plain"]),
+        ("**end to end**, connect to SyncStep2, browser-like client, default server", e2e["deflate"]),
+        ("**end to end**, connect to SyncStep2, client offers no compression", e2e["plain"]),
+        ("end to end, browser-like client, `WS_PER_MESSAGE_DEFLATE=true`", compressing["deflate"]),
         ("end to end: websocket handshake (ticket, access check, accept)", e2e["handshake"]),
         ("platform floor: `/ws/events/` connect to `session.ready`", e2e["events_floor"]),
-        ("end to end: SyncStep1 to SyncStep2, permessage-deflate", e2e["step1_to_step2_deflate"]),
-        ("end to end: SyncStep1 to SyncStep2, no compression", e2e["step1_to_step2_plain"]),
+        ("end to end: SyncStep1 to SyncStep2, browser-like, default", e2e["step1_to_step2_deflate"]),
+        (
+            "end to end: SyncStep1 to SyncStep2, browser-like, `WS_PER_MESSAGE_DEFLATE=true`",
+            compressing["step1_to_step2_deflate"],
+        ),
         ("snapshot read from S3 (SeaweedFS, boto3 GET)", fetch["s3"]),
         ("snapshot read from PostgreSQL (`SELECT state`, Django cursor)", fetch["postgresql"]),
         ("snapshot read from PostgreSQL, psycopg binary results", fetch["postgresql_binary"]),
@@ -178,8 +183,11 @@ def report_cold_load(results: dict[str, Any]) -> list[str]:
         f"First connection of a fresh server process: {e2e['first']['total']:.0f} ms. Unload and "
         f"compaction after the last socket closed: {e2e['unload_wait_p50_ms']:.0f} ms p50. "
         f"Target <= 15 ms p50: storage only {status(storage['total']['p50'], 15)}; end to end "
-        f"without compression {status(e2e['plain']['p50'], 15)}, with permessage-deflate "
-        f"{status(e2e['deflate']['p50'], 15)}.",
+        f"with a browser-like client (offers permessage-deflate; the default server declines) "
+        f"{status(e2e['deflate']['p50'], 15)}, without the offer {status(e2e['plain']['p50'], 15)}; "
+        f"with compression turned on (`WS_PER_MESSAGE_DEFLATE=true`) "
+        f"{status(compressing['deflate']['p50'], 15)}, SyncStep2 on the wire "
+        f"{compressing['first'].get('step2_wire_bytes', 0):,} B instead of {e2e['first']['step2_bytes']:,} B.",
         "",
     ]
 
@@ -232,7 +240,7 @@ def report_clients(results: dict[str, Any], args: argparse.Namespace) -> list[st
         expected = r["updates_sent_per_s"] * (r["clients"] - 1)
         lines.append(
             table_row(
-                r["server"] + (" (permessage-deflate)" if r["deflate"] else ""),
+                r["server"] + (" (client offers permessage-deflate)" if r["deflate"] else ""),
                 r["clients"],
                 f"{r['updates_sent_per_s']:.0f}",
                 f"{r['deliveries_per_s']:.0f} ({expected:.0f})",
@@ -280,8 +288,9 @@ def report_memory(results: dict[str, Any]) -> list[str]:
         ),
     ]
     for mode, label in (
-        ("deflate", "permessage-deflate (browser-like)"),
-        ("plain", "no compression"),
+        ("deflate", "browser-like client (offers permessage-deflate), default server"),
+        ("plain", "client offers no compression"),
+        ("compressing", "browser-like client, `WS_PER_MESSAGE_DEFLATE=true`"),
     ):
         row = sockets[mode]
         lines.append(
@@ -297,8 +306,9 @@ def report_memory(results: dict[str, Any]) -> list[str]:
     return lines + [
         "",
         f"Target <= 50 kB per document: rooms {status(rooms['per_room_kb'], 50)}; with a "
-        f"browser-like socket {status(sockets['deflate']['per_document_kb'], 50)}, without "
-        f"compression {status(sockets['plain']['per_document_kb'], 50)}.",
+        f"browser-like socket, default server {status(sockets['deflate']['per_document_kb'], 50)}, "
+        f"without the offer {status(sockets['plain']['per_document_kb'], 50)}, with compression "
+        f"turned on {status(sockets['compressing']['per_document_kb'], 50)}.",
         "",
     ]
 
@@ -452,14 +462,19 @@ def main() -> None:
                     paper, trace.base_state, tail, args.e2e_iterations
                 )
                 results["fetch"] = measure_snapshot_fetch(paper, args.iterations)
-                server = Server(
-                    "suite",
-                    {**env, "DOCS_UNLOAD_AFTER_SECONDS": "0", "DOCS_AUTO_VERSION_SECONDS": "86400"},
-                    data_dir / "cold-server.log",
-                ).start()
-                servers.append(server)
-                results["e2e"] = measure_cold_e2e(server, token, paper, trace, args.e2e_iterations)
-                server.stop()
+                cold_env = {
+                    **env, "DOCS_UNLOAD_AFTER_SECONDS": "0", "DOCS_AUTO_VERSION_SECONDS": "86400"
+                }
+                # The default server (compression off), then one with WS_PER_MESSAGE_DEFLATE on.
+                for key, extra in (("e2e", {}), ("e2e_compressing", {"WS_PER_MESSAGE_DEFLATE": "true"})):
+                    server = Server(
+                        "suite", {**cold_env, **extra}, data_dir / f"cold-server-{key}.log"
+                    ).start()
+                    servers.append(server)
+                    results[key] = measure_cold_e2e(
+                        server, token, paper, trace, args.e2e_iterations
+                    )
+                    server.stop()
             if 2 in args.parts:
                 print("2. compaction", file=sys.stderr, flush=True)
                 results["compaction"] = measure_compaction(user, trace)

@@ -209,10 +209,15 @@ def measure_memory(
     ids = create_small_documents(user, args.rooms + 1)
     rooms = child(["--child", "rooms"], ids)
     sockets = {}
-    for compression in ("deflate", None):  # browsers always offer permessage-deflate
-        server = Server("suite", env, data_dir / "memory-server.log").start()
+    # Browsers always offer permessage-deflate; the server accepts it only when configured to.
+    for name, compression, extra in (
+        ("deflate", "deflate", {}),
+        ("plain", None, {}),
+        ("compressing", "deflate", {"WS_PER_MESSAGE_DEFLATE": "true"}),
+    ):
+        server = Server("suite", {**env, **extra}, data_dir / "memory-server.log").start()
         try:
-            sockets[compression or "plain"] = asyncio.run(
+            sockets[name] = asyncio.run(
                 hold_sockets(server, Tickets(server, token), ids, 5, compression)
             )
         finally:

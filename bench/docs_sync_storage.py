@@ -173,6 +173,19 @@ def wait_compacted(document_id: uuid.UUID, timeout: float = 30) -> float:
     return time.monotonic() - started
 
 
+def watch_wire_sizes(extension: Any, sizes: dict[bytes, int]) -> None:
+    """Record the size on the wire of each message the deflate extension decodes, by the
+    message's first 64 bytes."""
+    decode = extension.decode
+
+    def recording(frame: Any, **kwargs: Any) -> Any:
+        decoded = decode(frame, **kwargs)
+        sizes[bytes(decoded.data[:64])] = len(frame.data)
+        return decoded
+
+    extension.decode = recording
+
+
 def measure_cold_e2e(
     server: Server, token: str, document_id: uuid.UUID, trace: Any, iterations: int
 ) -> dict[str, Any]:
@@ -200,6 +213,9 @@ def measure_cold_e2e(
             open_timeout=60,
         ) as websocket:
             connected = time.perf_counter()
+            wire: dict[bytes, int] = {}
+            if index == 0 and websocket.protocol.extensions:
+                watch_wire_sizes(websocket.protocol.extensions[0], wire)
             websocket.send(STEP1_EMPTY)
             while True:
                 message = websocket.recv(timeout=60)
@@ -212,7 +228,11 @@ def measure_cold_e2e(
             assert str(doc.get("text", type=pycrdt.Text)) == trace.final_text, (
                 "SyncStep2 is not the document"
             )
-            first = {"total": (done - started) * 1000, "step2_bytes": len(message)}
+            first = {
+                "total": (done - started) * 1000,
+                "step2_bytes": len(message),
+                "step2_wire_bytes": wire.get(message[:64], len(message)),
+            }
         else:
             series[mode].append((done - started) * 1000)
             handshakes.append((connected - started) * 1000)

@@ -154,6 +154,11 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# --- Websockets ----------------------------------------------------------------------------
+# permessage-deflate: off by default (memory per socket, CPU per frame; suite/realtime/compression.py).
+WS_PER_MESSAGE_DEFLATE = env.bool("WS_PER_MESSAGE_DEFLATE", False)
+WS_DEFLATE_MIN_BYTES = env.int("WS_DEFLATE_MIN_BYTES", 1024, minimum=0)
+
 # --- Tasks (Celery) -------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", REDIS_URL or "memory://")
 # Zero-config (no Redis): tasks run in-process, right after the transaction commits.

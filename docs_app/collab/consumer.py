@@ -65,8 +65,17 @@ class DocumentSyncConsumer(AuthenticatedConsumer):
         except ValueError:
             await self.refuse(CloseCode.NOT_FOUND, "not_found")
             return
-        access = (await database_sync_to_async(resolve_access)(self.document_id, [user]))[user.pk]
+        # The room loads while access is checked (both wait on the database); when access
+        # is refused, the loaded room is released unseen and unloads like an idle one.
+        loading = asyncio.ensure_future(registry().room(self.document_id))
+        try:
+            resolved = await database_sync_to_async(resolve_access)(self.document_id, [user])
+        except BaseException:
+            loading.add_done_callback(_release_unused)
+            raise
+        access = resolved[user.pk]
         if not access.can_view:
+            loading.add_done_callback(_release_unused)
             WEBSOCKET_CONNECTIONS.labels(self.endpoint, "not_found").inc()
             await self.refuse(CloseCode.NOT_FOUND, "not_found")
             return
@@ -74,7 +83,7 @@ class DocumentSyncConsumer(AuthenticatedConsumer):
         self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._writer = asyncio.create_task(self._drain(), name="docs-socket-writer")
         await super().authenticated_connect(user)
-        self.room = await registry().room(self.document_id)
+        self.room = await loading
         await self.room.join(self)
 
     def _writable(self, access: Access) -> bool:
@@ -169,3 +178,8 @@ class DocumentSyncConsumer(AuthenticatedConsumer):
             room, self.room = self.room, None
             with contextlib.suppress(Exception):
                 await room.leave(self)
+
+
+def _release_unused(loading: asyncio.Future[Room]) -> None:
+    if not loading.cancelled() and loading.exception() is None:
+        loading.result().release()

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import pycrdt
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -61,23 +62,30 @@ def append(document_id: Any, updates: Iterable[bytes]) -> int:
 
 def load_state(document_id: Any) -> tuple[bytes | None, list[bytes]]:
     """The snapshot (or ``None``) and the log rows of a document, read in one transaction
-    (so a concurrent compaction is seen either wholly or not at all)."""
+    (so a concurrent compaction is seen either wholly or not at all).
+
+    Read with psycopg's binary result format: Django's cursors ask for text, in which
+    PostgreSQL sends ``bytea`` as hex, twice the bytes to send and decode (a 350 kB snapshot
+    reads in about half the time; bench/RESULTS.md)."""
     top_level = not connection.in_atomic_block
     with transaction.atomic():
         if top_level:  # else the caller's transaction decides what is seen
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        snapshot = (
-            DocumentSnapshot.objects.filter(document_id=document_id)
-            .values_list("state", flat=True)
-            .first()
-        )
-        rows = list(
-            DocumentUpdate.objects.filter(document_id=document_id)
-            .order_by("id")
-            .values_list("data", flat=True)
-        )
-    return (bytes(snapshot) if snapshot is not None else None), [bytes(row) for row in rows]
+        with psycopg.Cursor(connection.connection) as cursor:
+            cursor.execute(
+                "SELECT state FROM docs_app_documentsnapshot WHERE document_id = %s",
+                [document_id],
+                binary=True,
+            )
+            found = cursor.fetchone()
+            cursor.execute(
+                "SELECT data FROM docs_app_documentupdate WHERE document_id = %s ORDER BY id",
+                [document_id],
+                binary=True,
+            )
+            rows = [row[0] for row in cursor.fetchall()]
+    return (found[0] if found else None), rows
 
 
 def load_doc(document_id: Any) -> tuple[pycrdt.Doc, int]:

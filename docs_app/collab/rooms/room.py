@@ -131,7 +131,11 @@ class Room:
     async def leave(self, peer: Peer) -> None:
         self.peers.discard(peer)
         await self._awareness_changed(self.presence.departures(peer), origin=None)
-        if not self.peers and not self.closed:
+        self.release()
+
+    def release(self) -> None:
+        """Unload after ``DOCS_UNLOAD_AFTER_SECONDS`` unless a socket joins meanwhile."""
+        if not self.peers and not self.closed and self._unload is None:
             delay = settings.DOCS_UNLOAD_AFTER_SECONDS
             loop = asyncio.get_running_loop()
             self._unload = loop.call_later(delay, lambda: asyncio.ensure_future(self.unload()))

@@ -226,3 +226,21 @@ def test_compaction_folds_the_log_and_makes_an_automatic_version(api, cast, sett
     assert storage.compact(document.pk).version_created is False
     assert DocumentVersion.objects.filter(document=document, kind=VersionKind.AUTO).get() == auto
     assert storage.compact(document.pk) is None  # nothing left to fold
+
+
+def test_stored_content_outside_the_schema_answers_422_in_json_formats_and_yjs_still_works(api, cast):
+    # An editor with its own node types stored an element our converters do not know.
+    document, people = cast
+    doc = pycrdt.Doc()
+    fragment = doc.get("default", type=pycrdt.XmlFragment)
+    fragment.children.append(pycrdt.XmlElement("mysteryWidget", {"data": "x"}))
+    storage.append(document.pk, [doc.get_update()])
+    for fmt in ("json", "markdown", "html", "text"):
+        response = api(people["reader"]).get(url(document) + f"?format={fmt}")
+        body = assert_error(response, 422, "content_unconvertible")
+        assert "mysteryWidget" in body["message"], body
+    response = api(people["reader"]).get(url(document) + "?format=yjs")
+    assert response.status_code == 200
+    restored = pycrdt.Doc()
+    restored.apply_update(base64.b64decode(response.json()["content"]))
+    assert str(restored.get("default", type=pycrdt.XmlFragment)) == str(fragment)

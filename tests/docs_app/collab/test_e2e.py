@@ -224,3 +224,100 @@ def test_two_server_processes_converge_through_redis(env, tmp_path):
     finally:
         first.stop()
         second.stop()
+
+
+class FrameLog:
+    """Connects with permessage-deflate offered (as browsers do) and records, for each data
+    frame the server sent, its size on the wire and whether it was compressed (RSV1)."""
+
+    def __init__(self, socket):
+        self.socket = socket
+        self.frames: list[tuple[bool, int, bytes]] = []
+        extensions = self.socket.protocol.extensions
+        self.negotiated = self.socket.response.headers.get("Sec-WebSocket-Extensions", "")
+        if extensions:
+            deflate = extensions[0]
+            decode = deflate.decode
+
+            def recording_decode(frame, **kwargs):
+                decoded = decode(frame, **kwargs)
+                self.frames.append((frame.rsv1, len(frame.data), bytes(decoded.data)))
+                return decoded
+
+            deflate.decode = recording_decode
+
+    def receive_until(self, predicate, timeout: float = 10) -> bytes:
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self.socket.recv(timeout=max(0.1, deadline - time.monotonic()))
+            if predicate(message):
+                return message
+
+    def frame_of(self, message: bytes) -> tuple[bool, int]:
+        return next((rsv1, size) for rsv1, size, data in self.frames if data == message)
+
+
+def test_websocket_compression_is_off_by_default(server):
+    from websockets.sync.client import connect
+
+    from docs_app.collab import protocol
+
+    document, people = new_document(server)
+    url = f"{server.ws}/ws/docs/{document}?ticket={people['owner'].ticket()}"
+    with connect(url, compression="deflate", open_timeout=15) as socket:
+        assert "Sec-WebSocket-Extensions" not in socket.response.headers
+        assert socket.protocol.extensions == []
+        socket.send(protocol.step1(b"\x00"))
+        assert socket.recv(timeout=10)[:2] == b"\x00\x01"  # the session works: SyncStep2
+
+
+def test_websocket_compression_when_enabled_compresses_only_large_messages(env, tmp_path):
+    from websockets.sync.client import connect
+
+    from docs_app.collab import protocol
+
+    compressing = SuiteServer(
+        dict(env, WS_PER_MESSAGE_DEFLATE="true", WS_DEFLATE_MIN_BYTES="1024"), tmp_path / "z.log"
+    ).start()
+    try:
+        document, people = new_document(compressing, editor="editor")
+        base = f"{compressing.ws}/ws/docs/{document}?ticket="
+        options = {"compression": "deflate", "max_size": None, "open_timeout": 15}
+        with (
+            connect(base + people["owner"].ticket(compressing.base), **options) as writer_socket,
+            connect(base + people["editor"].ticket(compressing.base), **options) as reader_socket,
+        ):
+            writer, reader = FrameLog(writer_socket), FrameLog(reader_socket)
+            # No context takeover either way: no zlib state stays attached to an idle socket.
+            assert "permessage-deflate" in writer.negotiated
+            assert "server_no_context_takeover" in writer.negotiated
+            assert "client_no_context_takeover" in writer.negotiated
+
+            # The client compresses what it sends (it offered the extension); the server
+            # inflates it per message and stores it.
+            text = "Compte rendu de la réunion du conseil. " * 150  # ~6 kB, compressible
+            writer_doc = pycrdt.Doc()
+            writer_doc["text"] = pycrdt.Text()
+            writer_doc["text"] += text
+            writer_socket.send(protocol.update_message(writer_doc.get_update()))
+            deadline = time.monotonic() + 10
+            while stored_text(compressing, document) != text:
+                assert time.monotonic() < deadline, "the compressed update was not stored"
+                time.sleep(0.05)
+
+            # A new client's first sync: the large SyncStep2 is compressed, the server's small
+            # SyncStep1 is sent as is.
+            step2_prefix = bytes([protocol.MessageType.SYNC, protocol.SyncType.STEP2])
+            reader_socket.send(protocol.step1(b"\x00"))
+            step1_prefix = bytes([protocol.MessageType.SYNC, protocol.SyncType.STEP1])
+            step2 = reader.receive_until(lambda message: message[:2] == step2_prefix)
+            step1 = reader.receive_until(lambda message: message[:2] == step1_prefix)
+            compressed, wire_size = reader.frame_of(step2)
+            assert compressed and wire_size < len(step2) / 3, (wire_size, len(step2))
+            assert reader.frame_of(step1) == (False, len(step1))
+            doc = pycrdt.Doc()
+            doc["text"] = pycrdt.Text()
+            doc.apply_update(protocol.Decoder(step2[2:]).varbytes())
+            assert str(doc["text"]) == text
+    finally:
+        compressing.stop()

@@ -3,10 +3,13 @@ awareness, and refusals; through the real ASGI application, PostgreSQL and Redis
 
 from __future__ import annotations
 
+import asyncio
+
 import pycrdt
 import pytest
 
 from docs_app.collab import protocol, storage
+from docs_app.collab.rooms import registry
 from docs_app.models import DocumentUpdate
 from suite.access.roles import Role
 from tests.docs_app.collab.conftest import YClient
@@ -149,6 +152,23 @@ async def test_stranger_and_unknown_document_get_4404(shared, ticket_for):
     assert await missing.expect_close() == (4404, "not_found")
     garbage = await YClient.open("not-a-uuid", tickets["owner"], sync=False)
     assert await garbage.expect_close() == (4404, "not_found")
+
+
+@run_async
+async def test_room_loaded_during_a_refused_access_check_is_released(shared):
+    # The room loads while access is checked; a refused socket must not keep it in memory.
+    document, _, tickets = shared
+    stranger = await YClient.open(document.pk, tickets["stranger"], sync=False)
+    assert await stranger.expect_close() == (4404, "not_found")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 5
+    while str(document.pk) in registry().rooms or str(document.pk) in registry()._starting:
+        assert loop.time() < deadline, "the room stayed loaded after a refused connection"
+        await asyncio.sleep(0.02)
+    owner = await YClient.open(document.pk, tickets["owner"])  # and it loads again normally
+    await owner.type(0, "ok")
+    await owner.close()
+    assert await _stored_text(document.pk) == "ok"
 
 
 @pytest.fixture
