@@ -14,7 +14,9 @@ class DriveAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def api_routers(self) -> list[tuple[str, Any, str]]:
-        return []
+        from drive_app.api import router
+
+        return [("/drive/", router, "drive")]
 
     def websocket_routes(self) -> list[Any]:
         return []

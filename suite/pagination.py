@@ -6,6 +6,9 @@ Bounds are part of the contract (and of the OpenAPI document): ``limit`` 1-200 (
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ninja import Field, Schema
 from ninja.pagination import LimitOffsetPagination
 
@@ -21,3 +24,20 @@ class SuitePagination(LimitOffsetPagination):
 
     def __init__(self, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(max_limit=MAX_LIMIT, **kwargs)
+
+
+class Serialized:
+    """A queryset seen through a serializer, for ``@paginate``: only the requested page is
+    fetched and turned into payloads (``serialize(obj)``), and the count is one ``COUNT``.
+    For payloads that need the actor (roles, abilities) and so cannot be plain ninja
+    resolvers."""
+
+    def __init__(self, queryset: Any, serialize: Callable[[Any], Any]):
+        self.queryset = queryset
+        self.serialize = serialize
+
+    def __getitem__(self, index: slice) -> list[Any]:
+        return [self.serialize(obj) for obj in self.queryset[index]]
+
+    def __len__(self) -> int:
+        return int(self.queryset.count())

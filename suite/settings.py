@@ -341,8 +341,49 @@ DOCS_AUTO_VERSIONS_KEEP = env.int("DOCS_AUTO_VERSIONS_KEEP", 100, minimum=1)
 DOCS_INDEX_DEBOUNCE_MS = env.int("DOCS_INDEX_DEBOUNCE_MS", 2000, minimum=0)
 DOCS_ACL_RECHECK_SECONDS = env.int("DOCS_ACL_RECHECK_SECONDS", 60, minimum=1)
 
+# --- Drive ---------------------------------------------------------------------------------
+GIB = 1024**3
+MIB = 1024**2
+DRIVE_TRASH_DAYS = env.int("DRIVE_TRASH_DAYS", 30, minimum=1)
+DRIVE_DEFAULT_QUOTA_BYTES = env.int("DRIVE_DEFAULT_QUOTA_BYTES", 10 * GIB, minimum=0)
+DRIVE_MAX_FILE_BYTES = env.int("DRIVE_MAX_FILE_BYTES", 50 * GIB, minimum=1)
+# Files up to this size get one presigned PUT; larger ones a multipart upload.
+DRIVE_SINGLE_UPLOAD_MAX_BYTES = env.int("DRIVE_SINGLE_UPLOAD_MAX_BYTES", 64 * MIB, minimum=1)
+DRIVE_MULTIPART_PART_BYTES = env.int("DRIVE_MULTIPART_PART_BYTES", 16 * MIB, minimum=5 * MIB)
+DRIVE_INCOMPLETE_UPLOAD_HOURS = env.int("DRIVE_INCOMPLETE_UPLOAD_HOURS", 24, minimum=1)
+DRIVE_VERSIONS_KEEP = env.int("DRIVE_VERSIONS_KEEP", 20, minimum=1)
+DRIVE_VERSIONS_MAX_DAYS = env.int("DRIVE_VERSIONS_MAX_DAYS", 0, minimum=0)  # 0: no age limit
+DRIVE_SCANNER = env.choice("DRIVE_SCANNER", ("noop", "clamav"), "noop")
+DRIVE_CLAMD_SOCKET = env.str("DRIVE_CLAMD_SOCKET")  # unix socket path, or:
+DRIVE_CLAMD_ADDRESS = env.str("DRIVE_CLAMD_ADDRESS")  # host:port
+DRIVE_CLAMD_TIMEOUT = env.int("DRIVE_CLAMD_TIMEOUT", 300, minimum=1)
+# Types found in the bytes (libmagic), not declared: allowed (empty: all) and denied lists of
+# MIME types or prefixes ending with "/".
+DRIVE_ALLOWED_TYPES = env.list("DRIVE_ALLOWED_TYPES")
+DRIVE_DENIED_TYPES = env.list(
+    "DRIVE_DENIED_TYPES",
+    [
+        "application/x-dosexec",
+        "application/x-msdownload",
+        "application/vnd.microsoft.portable-executable",
+        "application/x-executable",
+        "application/x-pie-executable",
+        "application/x-sharedlib",
+        "application/x-mach-binary",
+    ],
+)
+DRIVE_PREVIEW_MAX_BYTES = env.int("DRIVE_PREVIEW_MAX_BYTES", 50 * MIB, minimum=0)
+DRIVE_PREVIEW_SIZE = env.int("DRIVE_PREVIEW_SIZE", 512, minimum=16)
+
 # --- Periodic tasks (suite beat, or the in-process scheduler in zero-config) -----------------
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+if "drive" in SUITE_PRODUCTS:
+    CELERY_BEAT_SCHEDULE["drive-purge-trash"] = {"task": "drive_app.purge_trash", "schedule": 3600.0}
+    CELERY_BEAT_SCHEDULE["drive-clean-uploads"] = {
+        "task": "drive_app.clean_incomplete_uploads",
+        "schedule": 3600.0,
+    }
+    CELERY_BEAT_SCHEDULE["drive-resume-analysis"] = {"task": "drive_app.resume_analysis", "schedule": 300.0}
 if "docs" in SUITE_PRODUCTS:
     CELERY_BEAT_SCHEDULE["docs-purge-trash"] = {
         "task": "docs_app.purge_trash",

@@ -1,0 +1,65 @@
+"""Quota accounting: bytes charged to a user under a row lock, so two parallel uploads can
+never overshoot the limit (the second waits for the first's transaction, then sees its bytes).
+
+Charged: every accepted version of every file whose ``quota_owner`` is the user (trash
+included, until purged). Released: when a version is deleted, rejected, or its file purged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from drive_app.models import DriveUsage
+from suite.errors import SuiteError
+
+
+class QuotaExceeded(SuiteError):
+    code = "quota_exceeded"
+    status = 507  # Insufficient Storage, as WebDAV clients expect too
+
+
+def limit_of(usage: DriveUsage) -> int:
+    return usage.quota_bytes if usage.quota_bytes is not None else settings.DRIVE_DEFAULT_QUOTA_BYTES
+
+
+def usage_of(user_id: Any) -> DriveUsage:
+    usage, _created = DriveUsage.objects.get_or_create(user_id=user_id)
+    return usage
+
+
+def check_room(user_id: Any, size: int) -> None:
+    """Refuse early (no lock) an upload that cannot fit; :func:`charge` decides for good."""
+    usage = usage_of(user_id)
+    if usage.used_bytes + size > limit_of(usage):
+        raise _exceeded(usage, size)
+
+
+def charge(user_id: Any, size: int) -> None:
+    """Add ``size`` bytes to the user's usage, or raise :class:`QuotaExceeded`. Call inside
+    the transaction that records what the bytes are for."""
+    assert transaction.get_connection().in_atomic_block, "charge() needs a transaction"
+    DriveUsage.objects.get_or_create(user_id=user_id)
+    usage = DriveUsage.objects.select_for_update().get(user_id=user_id)
+    if size > 0 and usage.used_bytes + size > limit_of(usage):
+        raise _exceeded(usage, size)
+    DriveUsage.objects.filter(user_id=user_id).update(used_bytes=F("used_bytes") + size)
+
+
+def release(user_id: Any, size: int) -> None:
+    if user_id is None or size <= 0:
+        return
+    DriveUsage.objects.filter(user_id=user_id).update(used_bytes=F("used_bytes") - size)
+
+
+def _exceeded(usage: DriveUsage, size: int) -> QuotaExceeded:
+    limit = limit_of(usage)
+    return QuotaExceeded(
+        _("Not enough space left: %(needed)s bytes needed, %(left)s bytes left.")
+        % {"needed": size, "left": max(0, limit - usage.used_bytes)},
+        details={"needed_bytes": size, "used_bytes": usage.used_bytes, "quota_bytes": limit},
+    )

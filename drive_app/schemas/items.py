@@ -1,0 +1,191 @@
+"""API schemas of the drive: the one item payload (``ItemOut``, built by :func:`item_out`
+from an item annotated by the selectors) and the inputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any, Literal
+
+from ninja import Field, Schema
+
+from drive_app.models import Item, UploadState
+from drive_app.permissions import item_abilities
+from suite.access.resolve import ROLE_ANNOTATION, effective_role
+from suite.access.roles import role_slug
+from suite.storage import PresignedRequest
+
+
+class UploadRequestOut(Schema):
+    """Where and how to send the bytes of a small file: one presigned PUT."""
+
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_at: dt.datetime
+
+
+class MultipartOut(Schema):
+    """A large file goes up in parts: ask for part URLs, PUT each part (resumable: list the
+    parts S3 holds), then call ``upload-ended``."""
+
+    part_size: int
+    part_count: int
+
+
+class ItemOut(Schema):
+    id: uuid.UUID
+    type: Literal["folder", "file"]
+    title: str
+    parent: uuid.UUID | None = Field(None, description="The parent folder (null: a workspace root).")
+    workspace: bool = Field(False, description="True for the actor's personal root.")
+    size: int | None = None
+    mimetype: str = ""
+    sha256: str = ""
+    upload_state: str | None = Field(None, description="pending, analyzing, ready, infected or rejected (newest upload).")
+    upload_error: dict[str, str] | None = None
+    role: str | None = Field(None, description="The actor's effective role (null: none).")
+    abilities: dict[str, bool]
+    link_reach: str
+    creator: uuid.UUID | None = None
+    is_favorite: bool = False
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    deleted_at: dt.datetime | None = None
+    upload_url: str | None = Field(None, description="Small files: the presigned PUT URL.")
+    upload: UploadRequestOut | None = None
+    multipart: MultipartOut | None = None
+
+
+def item_out(item: Item, actor: Any, *, upload: PresignedRequest | None = None,
+             multipart: tuple[int, int] | None = None, error: dict[str, str] | None = None) -> dict[str, Any]:
+    if not hasattr(item, ROLE_ANNOTATION):
+        setattr(item, ROLE_ANNOTATION, effective_role(actor, item))
+    role = getattr(item, ROLE_ANNOTATION)
+    data: dict[str, Any] = {
+        "id": item.pk,
+        "type": item.type,
+        "title": item.title,
+        "parent": item.parent_id,
+        "workspace": item.workspace_owner_id is not None,
+        "size": item.size,
+        "mimetype": item.mimetype,
+        "sha256": item.sha256,
+        "upload_state": item.upload_state,
+        "upload_error": error,
+        "role": role_slug(role),
+        "abilities": item_abilities(item, actor),
+        "link_reach": item.link_reach,
+        "creator": item.creator_id,
+        "is_favorite": bool(getattr(item, "is_favorite", False)),
+        "created_at": item.created_at,
+        "updated_at": item.updated_at,
+        "deleted_at": item.deleted_at,
+    }
+    if upload is not None:
+        data["upload_url"] = upload.url
+        data["upload"] = {"url": upload.url, "method": upload.method, "headers": upload.headers,
+                          "expires_at": upload.expires_at}
+    if multipart is not None:
+        data["multipart"] = {"part_size": multipart[0], "part_count": multipart[1]}
+    if error is None and item.upload_state in (UploadState.REJECTED, UploadState.INFECTED):
+        from drive_app.models import FileVersion
+
+        reason = (
+            FileVersion.objects.filter(item=item).order_by("-number").values_list("state_reason", flat=True).first()
+            or ""
+        )
+        code, _sep, message = reason.partition(":")
+        data["upload_error"] = {"code": code, "message": message.strip()}
+    return data
+
+
+OnConflict = Literal["error", "rename", "version"]
+
+
+class ItemCreateIn(Schema):
+    type: Literal["folder", "file"]
+    title: str = Field(..., max_length=1024)
+    parent: str | None = None
+    size: int | None = Field(None, description="Files: the exact size in bytes.")
+    content_type: str | None = None
+    sha256: str | None = Field(None, description="Files: hex SHA-256, checked after the upload.")
+    on_conflict: OnConflict = Field(
+        "error", description="A sibling has this title: error (409), rename (“name (2)”), or version (files: add a version)."
+    )
+
+
+class ItemUpdateIn(Schema):
+    title: str | None = Field(None, max_length=1024)
+    on_conflict: Literal["error", "rename"] = "error"
+
+
+class ItemMoveIn(Schema):
+    parent: str | None = Field(None, description="Target folder (null: the actor's workspace).")
+    on_conflict: Literal["error", "rename"] = "error"
+
+
+class ItemCopyIn(Schema):
+    parent: str | None = None
+    on_conflict: Literal["error", "rename"] = "rename"
+
+
+class PartIn(Schema):
+    number: int
+    etag: str = Field(..., max_length=200)
+
+
+class UploadEndedIn(Schema):
+    parts: list[PartIn] | None = Field(
+        None, description="Multipart: the parts to assemble (number and ETag). Omitted: every part S3 holds."
+    )
+
+
+class PartUrlsIn(Schema):
+    parts: list[int] = Field(..., description="Part numbers (1-based).", max_length=1000)
+
+
+class PartUrlOut(Schema):
+    number: int
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_at: dt.datetime
+
+
+class UploadedPartOut(Schema):
+    number: int
+    etag: str
+    size: int
+
+
+class PartsOut(Schema):
+    part_size: int
+    part_count: int
+    parts: list[UploadedPartOut]
+
+
+class VersionIn(Schema):
+    size: int
+    content_type: str | None = None
+    sha256: str | None = None
+
+
+class VersionOut(Schema):
+    id: uuid.UUID
+    number: int
+    state: str
+    size: int | None
+    mimetype: str
+    sha256: str
+    current: bool
+    uploaded_by: uuid.UUID | None
+    created_at: dt.datetime
+    uploaded_at: dt.datetime | None
+
+
+class UsageOut(Schema):
+    used_bytes: int
+    quota_bytes: int
+    available_bytes: int
+    by_type: dict[str, int]

@@ -1,0 +1,176 @@
+"""Drive items over the REST API: folders, uploads of small files, downloads, rename, move,
+copy, trash, restore, destroy, favorites, search, usage; on real S3 and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from drive_app.models import FileVersion, Item
+from suite.storage import BlobNotFound, get_blob_store
+from tests.conftest import assert_error
+from tests.drive_app.conftest import API, sha256, upload_file
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)  # on-commit work (S3 deletes, tasks) runs
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def folder(api, user, title, parent=None, **extra):
+    response = api(user).post(f"{API}/items/", json={"type": "folder", "title": title, "parent": parent, **extra})
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_workspace_folder_file_upload_and_download(api):
+    alice = UserFactory()
+    roots = api(alice).get(f"{API}/items/").json()
+    assert roots["count"] == 1 and roots["items"][0]["workspace"] is True
+    reports = folder(api, alice, "Rapports")
+    assert reports["parent"] == roots["items"][0]["id"] and reports["role"] == "owner"
+    data = b"Compte rendu du conseil\n" * 100
+    response = upload_file(api, alice, "cr.txt", data, parent=reports["id"], sha256=sha256(data))
+    assert response.status_code == 200, response.content
+    item = response.json()
+    assert item["upload_state"] == "ready"
+    assert item["size"] == len(data) and item["sha256"] == sha256(data)
+    assert item["mimetype"] == "text/plain" and item["abilities"]["download"] is True
+    download = api(alice).get(f"{API}/items/{item['id']}/download/")
+    assert download.status_code == 302
+    fetched = requests.get(download["Location"], timeout=10)
+    assert fetched.content == data
+    assert "cr.txt" in fetched.headers["Content-Disposition"]
+    children = api(alice).get(f"{API}/items/{reports['id']}/children/").json()
+    assert [child["title"] for child in children["items"]] == ["cr.txt"]
+
+
+def test_title_rules_and_conflicts(api):
+    alice = UserFactory()
+    for bad in ["", "  ", "a/b", "..", "bad\x07name", "tab\there", "x" * 300, "back\\slash", "rtl\u202eexe.pdf"]:
+        response = api(alice).post(f"{API}/items/", json={"type": "folder", "title": bad})
+        assert_error(response, 422, "invalid_title")
+    # NUL never reaches the services: the platform's input guard refuses it first.
+    assert_error(api(alice).post(f"{API}/items/", json={"type": "folder", "title": "a\x00b"}), 400, "bad_request")
+    folder(api, alice, "Budget")
+    assert_error(api(alice).post(f"{API}/items/", json={"type": "folder", "title": "budget"}), 409, "title_conflict")
+    renamed = folder(api, alice, "Budget", on_conflict="rename")
+    assert renamed["title"] == "Budget (2)"
+
+
+def test_size_mismatch_checksum_and_type_are_rejected_and_cleaned(api):
+    alice = UserFactory()
+    created = api(alice).post(f"{API}/items/", json={"type": "file", "title": "a.txt", "size": 10}).json()
+    requests.put(created["upload"]["url"], data=b"0123456789", headers=created["upload"]["headers"], timeout=10)
+    # Wrong checksum
+    bad = upload_file(api, alice, "b.txt", b"hello", sha256="0" * 64)
+    error = assert_error(bad, 422, "checksum_mismatch")
+    rejected = Item.objects.get(pk=error["details"]["item"])
+    assert rejected.upload_state == "rejected" and rejected.current_version_id is None
+    version = FileVersion.objects.get(item=rejected)
+    with pytest.raises(BlobNotFound):
+        get_blob_store().head(version.key)
+    assert_error(api(alice).get(f"{API}/items/{rejected.pk}/download/"), 409, "file_not_ready")
+    # An executable named .pdf
+    header = bytearray(512)  # a minimal Windows PE header: "MZ", e_lfanew, "PE\0\0", i386
+    header[0:2], header[0x3C:0x40], header[0x80:0x86] = b"MZ", (0x80).to_bytes(4, "little"), b"PE\0\0\x4c\x01"
+    exe = bytes(header)
+    assert_error(upload_file(api, alice, "facture.pdf", exe), 422, "type_denied")
+    # A real PDF named .pdf passes, a text named .pdf does not.
+    assert upload_file(api, alice, "vraie.pdf", PDF).json()["mimetype"] == "application/pdf"
+    assert_error(upload_file(api, alice, "fausse.pdf", b"just text"), 422, "type_mismatch")
+    # Usage counts only accepted bytes.
+    usage = api(alice).get(f"{API}/usage/").json()
+    assert usage["used_bytes"] == len(PDF)
+
+
+def test_declared_size_differs_from_uploaded(api):
+    alice = UserFactory()
+    created = api(alice).post(f"{API}/items/", json={"type": "file", "title": "n.txt", "size": 5}).json()
+    # SeaweedFS may not enforce the signed length: the server checks what S3 holds anyway.
+    response = requests.put(created["upload"]["url"], data=b"12345", headers=created["upload"]["headers"], timeout=10)
+    assert response.status_code == 200
+    ended = api(alice).post(f"{API}/items/{created['id']}/upload-ended/", json={})
+    assert ended.status_code == 200 and ended.json()["upload_state"] == "ready"
+    missing = api(alice).post(f"{API}/items/", json={"type": "file", "title": "m.txt", "size": 5}).json()
+    assert_error(api(alice).post(f"{API}/items/{missing['id']}/upload-ended/", json={}), 409, "upload_missing")
+
+
+def test_quota_refuses_at_start_and_at_end(api, settings):
+    settings.DRIVE_DEFAULT_QUOTA_BYTES = 100
+    alice = UserFactory()
+    assert_error(api(alice).post(f"{API}/items/", json={"type": "file", "title": "big", "size": 101}), 507, "quota_exceeded")
+    first = api(alice).post(f"{API}/items/", json={"type": "file", "title": "one", "size": 60}).json()
+    second = api(alice).post(f"{API}/items/", json={"type": "file", "title": "two", "size": 60}).json()
+    for created in (first, second):
+        requests.put(created["upload"]["url"], data=b"x" * 60, headers=created["upload"]["headers"], timeout=10)
+    assert api(alice).post(f"{API}/items/{first['id']}/upload-ended/", json={}).status_code == 200
+    assert_error(api(alice).post(f"{API}/items/{second['id']}/upload-ended/", json={}), 507, "quota_exceeded")
+    assert api(alice).get(f"{API}/usage/").json()["used_bytes"] == 60
+    version = FileVersion.objects.get(item_id=second["id"])
+    assert version.state == "rejected"
+
+
+def test_rename_move_copy_trash_restore_destroy(api):
+    alice = UserFactory()
+    a = folder(api, alice, "A")
+    b = folder(api, alice, "B")
+    item = upload_file(api, alice, "note.txt", b"hello", parent=a["id"]).json()
+    renamed = api(alice).patch(f"{API}/items/{item['id']}/", json={"title": "mémo.txt"})
+    assert renamed.status_code == 200 and renamed.json()["title"] == "mémo.txt"
+    moved = api(alice).post(f"{API}/items/{item['id']}/move/", json={"parent": b["id"]})
+    assert moved.status_code == 200 and moved.json()["parent"] == b["id"]
+    assert_error(api(alice).post(f"{API}/items/{a['id']}/move/", json={"parent": a["id"]}), 400, "invalid_move")
+    inner = folder(api, alice, "inner", parent=a["id"])
+    assert_error(api(alice).post(f"{API}/items/{a['id']}/move/", json={"parent": inner["id"]}), 400, "invalid_move")
+    copy = api(alice).post(f"{API}/items/{b['id']}/copy/", json={"parent": a["id"]})
+    assert copy.status_code == 201, copy.content
+    copied_children = api(alice).get(f"{API}/items/{copy.json()['id']}/children/").json()["items"]
+    assert [c["title"] for c in copied_children] == ["mémo.txt"]
+    assert api(alice).get(f"{API}/usage/").json()["used_bytes"] == 10
+    # Trash and restore
+    assert api(alice).delete(f"{API}/items/{b['id']}/").status_code == 204
+    assert_error(api(alice).get(f"{API}/items/{item['id']}/"), 404, "not_found")
+    assert [t["id"] for t in api(alice).get(f"{API}/items/trash/").json()["items"]] == [b["id"]]
+    folder(api, alice, "B")  # the title is free while B is in the trash
+    restored = api(alice).post(f"{API}/items/{b['id']}/restore/")
+    assert restored.status_code == 200 and restored.json()["title"] == "B (2)"
+    # Destroy deletes the S3 objects and releases the quota.
+    key = FileVersion.objects.get(item_id=item["id"]).key
+    assert api(alice).delete(f"{API}/items/{b['id']}/?hard=true").status_code == 204
+    with pytest.raises(BlobNotFound):
+        get_blob_store().head(key)
+    assert api(alice).get(f"{API}/usage/").json()["used_bytes"] == 5
+
+
+def test_permission_denied_for_strangers_and_readers(api):
+    alice, bob = UserFactory(), UserFactory()
+    a = folder(api, alice, "Privé")
+    item = upload_file(api, alice, "s.txt", b"secret", parent=a["id"]).json()
+    for method, path, body in [
+        ("get", f"/items/{item['id']}/", None),
+        ("get", f"/items/{item['id']}/download/", None),
+        ("patch", f"/items/{item['id']}/", {"title": "x"}),
+        ("delete", f"/items/{item['id']}/", None),
+        ("post", f"/items/{a['id']}/move/", {"parent": None}),
+        ("get", f"/items/{a['id']}/children/", None),
+        ("post", f"/items/{item['id']}/versions/", {"size": 1}),
+    ]:
+        call = getattr(api(bob), method)
+        response = call(f"{API}{path}", json=body) if body is not None else call(f"{API}{path}")
+        assert_error(response, 404, "not_found")
+    assert_error(api(bob).post(f"{API}/items/", json={"type": "folder", "title": "x", "parent": a["id"]}), 404, "not_found")
+
+
+def test_search_favorites_recent(api):
+    alice = UserFactory()
+    folder(api, alice, "Été 2026")
+    folder(api, alice, "Hiver")
+    found = api(alice).get(f"{API}/items/?q=ete").json()
+    assert [i["title"] for i in found["items"]] == ["Été 2026"]
+    item = upload_file(api, alice, "r.txt", b"r").json()
+    assert api(alice).post(f"{API}/items/{item['id']}/favorite/").status_code == 201
+    assert [i["id"] for i in api(alice).get(f"{API}/items/favorites/").json()["items"]] == [item["id"]]
+    api(alice).get(f"{API}/items/{item['id']}/download/")
+    assert [i["id"] for i in api(alice).get(f"{API}/items/recent/").json()["items"]] == [item["id"]]
+    assert api(alice).delete(f"{API}/items/{item['id']}/favorite/").status_code == 204
