@@ -24,4 +24,7 @@ for name in ("accesses", "links", "archives"):
             raise
         continue
     router.add_router("/items", module.router)
+    public = getattr(module, "public_router", None)
+    if public is not None:  # share links used without an account: /api/v1/drive/links/...
+        router.add_router("/links", public)
 router.add_router("/items", items.item_router)
