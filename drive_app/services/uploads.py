@@ -272,6 +272,7 @@ def upload_ended(*, actor: Any, item_id: Any, parts: list[UploadedPart] | None =
             raise Conflict(_("This upload has already ended."), code="no_pending_upload")
         store = get_blob_store()
         if version.multipart_upload_id:
+            _check_parts_complete(item, version, parts)
             try:
                 store.multipart_complete(version.key, version.multipart_upload_id, parts)
             except BlobUploadInvalid as exc:
@@ -346,6 +347,33 @@ def resume_analysis(*, older_than: dt.timedelta = dt.timedelta(minutes=2)) -> in
     return done
 
 
+def _check_parts_complete(item: Item, version: FileVersion, parts: list[UploadedPart] | None) -> None:
+    """Every part of the declared size must be in S3 (at its expected length) before the
+    upload is assembled; otherwise 422 ``upload_incomplete`` naming the missing parts, and the
+    upload stays open so the client can send them."""
+    assert version.part_size is not None
+    count = math.ceil(version.declared_size / version.part_size) or 1
+    try:
+        held = {p.number: p for p in get_blob_store().multipart_list_parts(version.key, version.multipart_upload_id)}
+    except BlobUploadNotFound:
+        return  # completed by an earlier call whose answer was lost, or aborted: the object decides
+    wanted = {p.number for p in parts} if parts is not None else set(range(1, count + 1))
+    missing = []
+    for number in range(1, count + 1):
+        expected = version.part_size if number < count else version.declared_size - version.part_size * (count - 1)
+        part = held.get(number)
+        if number not in wanted or part is None or part.size != expected:
+            missing.append(number)
+    extra = sorted(n for n in wanted if n > count or n < 1)
+    if missing or extra:
+        raise ValidationFailed(
+            _("The upload is not complete: %(count)s part(s) missing or of the wrong size.") % {"count": len(missing)},
+            code="upload_incomplete",
+            details={"item": str(item.pk), "missing_parts": missing[:100], "unexpected_parts": extra[:100],
+                     "part_count": count},
+        )
+
+
 def _reject(version: FileVersion, code: str, reason: str) -> None:
     FileVersion.objects.filter(pk=version.pk).update(
         state=UploadState.REJECTED, state_reason=f"{code}: {reason}"[:255], multipart_upload_id=""
@@ -377,7 +405,11 @@ def analyze(version_id: Any) -> str:
     if not verdict.allowed:
         return _finish_rejected(version, verdict.code, verdict.reason)
     FileVersion.objects.filter(pk=version.pk).update(sha256=sha, mimetype=verdict.mimetype)
-    result = scanning.scan_blob(version.key)  # ScannerError propagates: the task retries
+    try:
+        result = scanning.scan_blob(version.key)  # ScannerError propagates: the task retries
+    except scanning.ScanLimitExceeded:
+        # Fail closed for good: a file the scanner refuses to read is never served.
+        return _finish_rejected(version, "scan_limit_exceeded", "the file is larger than the scanner accepts")
     if not result.clean:
         return _finish_infected(version, result.signature)
     return _finish_ready(version.pk)

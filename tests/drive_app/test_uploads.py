@@ -1,0 +1,193 @@
+"""Large uploads (S3 multipart through presigned part URLs, resumable, abortable, cleaned up
+when abandoned), parallel uploads against a quota, and the version lifecycle; real S3."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+
+import pytest
+import requests
+from django.db import connection
+from django.utils import timezone
+
+from drive_app.models import DriveUsage, FileVersion, Item
+from drive_app.services.uploads import clean_incomplete_uploads, part_size_for
+from suite.storage import BlobNotFound, get_blob_store
+from tests.conftest import assert_error
+from tests.drive_app.conftest import API, put_bytes, sha256, upload_file
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def small_multipart(settings):
+    """Files above 1 MiB go multipart, in 5 MiB parts (S3's minimum but for the last)."""
+    settings.DRIVE_SINGLE_UPLOAD_MAX_BYTES = MIB
+    settings.DRIVE_MULTIPART_PART_BYTES = 5 * MIB
+    return settings
+
+
+def start_multipart(api, user, title, size, **extra):
+    response = api(user).post(f"{API}/items/", json={"type": "file", "title": title, "size": size, **extra})
+    assert response.status_code == 201, response.content
+    item = response.json()
+    assert item["upload"] is None and item["multipart"] == {"part_size": 5 * MIB, "part_count": -(-size // (5 * MIB))}
+    return item
+
+
+def part_urls(api, user, item_id, numbers):
+    response = api(user).post(f"{API}/items/{item_id}/multipart/parts/", json={"parts": numbers})
+    assert response.status_code == 200, response.content
+    return {entry["number"]: entry for entry in response.json()}
+
+
+def test_multipart_upload_resumes_after_an_interrupted_part(api, small_multipart):
+    alice = UserFactory()
+    data = bytes(range(256)) * (12 * MIB // 256) + b"tail"  # 3 parts: 5 + 5 + 2 MiB + 4 bytes
+    item = start_multipart(api, alice, "archive.bin", len(data), sha256=sha256(data))
+    urls = part_urls(api, alice, item["id"], [1, 2, 3])
+    assert put_bytes(urls[1], data[: 5 * MIB]).status_code == 200
+    # Part 2 is interrupted: the client sends only half of it. The signed length refuses it
+    # (or the store keeps nothing usable); the client then asks what S3 holds.
+    with contextlib.suppress(requests.RequestException):
+        requests.put(urls[2]["url"], data=data[5 * MIB : 7 * MIB], headers=urls[2]["headers"], timeout=30)
+    held = api(alice).get(f"{API}/items/{item['id']}/multipart/").json()
+    assert held["part_count"] == 3
+    held_numbers = {p["number"] for p in held["parts"] if p["size"] == 5 * MIB}
+    assert 1 in held_numbers and 2 not in held_numbers
+    # Resume: only the parts not held, with fresh URLs.
+    missing = [n for n in (1, 2, 3) if n not in held_numbers]
+    fresh = part_urls(api, alice, item["id"], missing)
+    for number in missing:
+        chunk = data[(number - 1) * 5 * MIB : number * 5 * MIB]
+        assert put_bytes(fresh[number], chunk).status_code == 200
+    ended = api(alice).post(f"{API}/items/{item['id']}/upload-ended/", json={})
+    assert ended.status_code == 200, ended.content
+    body = ended.json()
+    assert body["upload_state"] == "ready" and body["size"] == len(data) and body["sha256"] == sha256(data)
+    fetched = requests.get(api(alice).get(f"{API}/items/{item['id']}/download/")["Location"], timeout=30)
+    assert fetched.content == data
+
+
+def test_multipart_bad_input_completion_and_abort(api, small_multipart):
+    alice = UserFactory()
+    size = 11 * MIB
+    item = start_multipart(api, alice, "video.bin", size)
+    for numbers in ([0], [4], [-1], []):
+        response = api(alice).post(f"{API}/items/{item['id']}/multipart/parts/", json={"parts": numbers})
+        assert response.status_code == 422, response.content
+    assert_error(api(alice).post(f"{API}/items/{item['id']}/multipart/parts/", json={"parts": [4]}), 422,
+                 "part_out_of_range")
+    urls = part_urls(api, alice, item["id"], [1])
+    assert put_bytes(urls[1], b"a" * 5 * MIB).status_code == 200
+    # Completing with parts missing: refused, nothing charged, the upload can continue.
+    assert_error(api(alice).post(f"{API}/items/{item['id']}/upload-ended/", json={}), 422, "upload_incomplete")
+    assert api(alice).get(f"{API}/usage/").json()["used_bytes"] == 0
+    assert api(alice).get(f"{API}/items/{item['id']}/multipart/").status_code == 200
+    # A single-PUT item has no multipart to drive.
+    single = api(alice).post(f"{API}/items/", json={"type": "file", "title": "s.txt", "size": 3}).json()
+    assert_error(api(alice).get(f"{API}/items/{single['id']}/multipart/"), 409, "not_multipart")
+    # Abort: the new file disappears with its parts.
+    key = FileVersion.objects.get(item_id=item["id"]).key
+    upload_id = FileVersion.objects.get(item_id=item["id"]).multipart_upload_id
+    assert api(alice).delete(f"{API}/items/{item['id']}/multipart/").status_code == 204
+    assert not Item.objects.filter(pk=item["id"]).exists()
+    with pytest.raises(Exception):
+        get_blob_store().multipart_list_parts(key, upload_id)
+
+
+def test_abandoned_uploads_are_cleaned_up(api, small_multipart):
+    alice = UserFactory()
+    item = start_multipart(api, alice, "left.bin", 6 * MIB)
+    urls = part_urls(api, alice, item["id"], [1])
+    assert put_bytes(urls[1], b"b" * 5 * MIB).status_code == 200
+    single = api(alice).post(f"{API}/items/", json={"type": "file", "title": "half.txt", "size": 4}).json()
+    assert put_bytes(single["upload"], b"half").status_code == 200  # bytes sent, never ended
+    version = FileVersion.objects.get(item_id=item["id"])
+    single_key = FileVersion.objects.get(item_id=single["id"]).key
+    assert clean_incomplete_uploads() == 0  # too recent
+    cleaned = clean_incomplete_uploads(now=timezone.now() + dt.timedelta(hours=25))
+    assert cleaned >= 2
+    assert not Item.objects.filter(pk__in=[item["id"], single["id"]]).exists()
+    with pytest.raises(BlobNotFound):
+        get_blob_store().head(single_key)
+    with pytest.raises(Exception):
+        get_blob_store().multipart_list_parts(version.key, version.multipart_upload_id)
+
+
+def test_part_size_grows_to_fit_10000_parts(settings):
+    settings.DRIVE_MULTIPART_PART_BYTES = 16 * MIB
+    assert part_size_for(100 * MIB) == 16 * MIB
+    assert part_size_for(1024 * 1024 * MIB) == 105 * MIB  # 1 TiB / 10,000 rounded up to a MiB
+    assert -(-(1024 * 1024 * MIB) // part_size_for(1024 * 1024 * MIB)) <= 10_000
+
+
+def test_parallel_uploads_cannot_overshoot_the_quota(api, settings):
+    settings.DRIVE_DEFAULT_QUOTA_BYTES = 1000
+    alice = UserFactory()
+    items = []
+    for index in range(6):
+        created = api(alice).post(f"{API}/items/", json={"type": "file", "title": f"f{index}.txt", "size": 300}).json()
+        assert put_bytes(created["upload"], b"q" * 300).status_code == 200
+        items.append(created)
+    results: list[int] = []
+    barrier = threading.Barrier(len(items))
+
+    def end(item_id):
+        try:
+            barrier.wait()
+            results.append(api(alice).post(f"{API}/items/{item_id}/upload-ended/", json={}).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=end, args=(item["id"],)) for item in items]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [200, 200, 200, 507, 507, 507]
+    assert DriveUsage.objects.get(user=alice).used_bytes == 900
+    assert FileVersion.objects.filter(item__quota_owner=alice, state="ready").count() == 3
+
+
+def test_version_lifecycle_and_retention(api, settings):
+    settings.DRIVE_VERSIONS_KEEP = 3
+    alice = UserFactory()
+    first = upload_file(api, alice, "plan.txt", b"v1").json()
+    # Same title with on_conflict=version adds a version to the same item.
+    for _number, content in ((2, b"v2"), (3, b"v3"), (4, b"v4")):
+        again = upload_file(api, alice, "plan.txt", content, on_conflict="version")
+        assert again.status_code == 200 and again.json()["id"] == first["id"]
+    versions = api(alice).get(f"{API}/items/{first['id']}/versions/").json()["items"]
+    assert [v["number"] for v in versions] == [4, 3, 2]  # retention kept the newest three
+    assert versions[0]["current"] is True
+    assert api(alice).get(f"{API}/usage/").json()["used_bytes"] == 6
+    # Download an older version, restore it (as a new version), delete one.
+    older = versions[2]
+    location = api(alice).get(f"{API}/items/{first['id']}/versions/{older['id']}/download/")["Location"]
+    assert requests.get(location, timeout=10).content == b"v2"
+    restored = api(alice).post(f"{API}/items/{first['id']}/versions/{older['id']}/restore/")
+    assert restored.status_code == 200 and restored.json()["sha256"] == sha256(b"v2")
+    location = api(alice).get(f"{API}/items/{first['id']}/download/")["Location"]
+    assert requests.get(location, timeout=10).content == b"v2"
+    versions = api(alice).get(f"{API}/items/{first['id']}/versions/").json()["items"]
+    assert [v["number"] for v in versions] == [5, 4, 3]
+    assert_error(api(alice).delete(f"{API}/items/{first['id']}/versions/{versions[0]['id']}/"), 409, "current_version")
+    doomed_key = FileVersion.objects.get(pk=versions[2]["id"]).key
+    assert api(alice).delete(f"{API}/items/{first['id']}/versions/{versions[2]['id']}/").status_code == 204
+    with pytest.raises(BlobNotFound):
+        get_blob_store().head(doomed_key)
+    assert api(alice).get(f"{API}/usage/").json()["used_bytes"] == 4
+    # A reader sees versions but cannot change them.
+    bob = UserFactory()
+    from drive_app.models import ItemAccess
+
+    ItemAccess.objects.create(resource_id=first["id"], user=bob, role=10)
+    assert api(bob).get(f"{API}/items/{first['id']}/versions/").status_code == 200
+    assert_error(api(bob).post(f"{API}/items/{first['id']}/versions/{versions[1]['id']}/restore/"), 403,
+                 "permission_denied")
+    assert_error(api(bob).post(f"{API}/items/{first['id']}/versions/", json={"size": 2}), 403, "permission_denied")
