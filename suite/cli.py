@@ -138,6 +138,14 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     _migrate(verbosity=1)
 
 
+def cmd_manage(args: argparse.Namespace) -> None:
+    """Any Django management command of the enabled apps (e.g. ``drive_quota``)."""
+    _setup()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["suite manage", *args.django_args])
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     _setup()
     _migrate()
@@ -327,6 +335,10 @@ def build_parser() -> argparse.ArgumentParser:
     token_list = token.add_parser("list", help="list a user's tokens")
     token_list.add_argument("--user", required=True, metavar="EMAIL")
     token_list.set_defaults(func=cmd_token_list)
+
+    manage = commands.add_parser("manage", help="run a management command of the enabled apps (e.g. drive_quota)")
+    manage.add_argument("django_args", nargs=argparse.REMAINDER, help="the command and its arguments")
+    manage.set_defaults(func=cmd_manage)
 
     check = commands.add_parser("check", help="print configuration problems (exit 1 if any)")
     check.set_defaults(func=cmd_check)

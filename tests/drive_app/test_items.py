@@ -174,3 +174,42 @@ def test_search_favorites_recent(api):
     api(alice).get(f"{API}/items/{item['id']}/download/")
     assert [i["id"] for i in api(alice).get(f"{API}/items/recent/").json()["items"]] == [item["id"]]
     assert api(alice).delete(f"{API}/items/{item['id']}/favorite/").status_code == 204
+
+
+def test_quota_override_from_the_command_line_and_usage(api):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    alice = UserFactory()
+    upload_file(api, alice, "a.txt", b"12345")
+    out = StringIO()
+    call_command("drive_quota", alice.email, "--set", "1K", stdout=out)
+    assert "5 bytes used of 1024 (override)" in out.getvalue()
+    usage = api(alice).get(f"{API}/usage/").json()
+    assert usage == {"used_bytes": 5, "quota_bytes": 1024, "available_bytes": 1019, "by_type": {"text": 5}}
+    assert_error(api(alice).post(f"{API}/items/", json={"type": "file", "title": "b", "size": 1020}), 507,
+                 "quota_exceeded")
+    call_command("drive_quota", alice.email, "--default", stdout=out)
+    assert api(alice).get(f"{API}/usage/").json()["quota_bytes"] == 10 * 1024**3
+
+
+def test_trash_purge_deletes_objects_after_the_delay(api):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from drive_app.services.items import trash_purge
+
+    alice = UserFactory()
+    box = folder(api, alice, "Vieux")
+    item = upload_file(api, alice, "old.txt", b"old bytes", parent=box["id"]).json()
+    key = FileVersion.objects.get(item_id=item["id"]).key
+    assert api(alice).delete(f"{API}/items/{box['id']}/").status_code == 204
+    assert trash_purge() == 0  # not yet 30 days
+    assert get_blob_store().head(key).size == 9
+    assert trash_purge(now=timezone.now() + dt.timedelta(days=31)) == 1
+    assert not Item.objects.filter(pk__in=[box["id"], item["id"]]).exists()
+    with pytest.raises(BlobNotFound):
+        get_blob_store().head(key)
+    assert api(alice).get(f"{API}/usage/").json()["used_bytes"] == 0
