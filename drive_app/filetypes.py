@@ -62,7 +62,9 @@ def served_type(title: str, detected: str) -> str:
     return detected
 
 
-def check(title: str, head: bytes) -> TypeVerdict:
+def check(title: str, head: bytes, declared: str = "") -> TypeVerdict:
+    """The verdict on a file named ``title`` whose first bytes are ``head``; ``declared`` is
+    the type the client announced (a specific one must match the bytes too)."""
     detected = detect(head)
     denied = settings.DRIVE_DENIED_TYPES
     allowed = settings.DRIVE_ALLOWED_TYPES
@@ -75,4 +77,12 @@ def check(title: str, head: bytes) -> TypeVerdict:
             detected, False, "type_mismatch",
             f"the name ends with {extension} but the content is {detected}",
         )
+    strict_types = {t for types in STRICT_EXTENSIONS.values() for t in types}
+    declared = declared.split(";")[0].strip().lower()
+    if declared in strict_types and detected != declared and detected not in {"application/x-empty", "inode/x-empty"}:
+        expected_family = next(types for types in STRICT_EXTENSIONS.values() if declared in types)
+        if detected not in expected_family:
+            return TypeVerdict(
+                detected, False, "type_mismatch", f"the declared type is {declared} but the content is {detected}"
+            )
     return TypeVerdict(served_type(title, detected), True)

@@ -107,7 +107,7 @@ class ItemCreateIn(Schema):
     type: Literal["folder", "file"]
     title: str = Field(..., max_length=1024)
     parent: str | None = None
-    size: int | None = Field(None, description="Files: the exact size in bytes.")
+    size: int | None = Field(None, strict=True, ge=0, description="Files: the exact size in bytes.")
     content_type: str | None = None
     sha256: str | None = Field(None, description="Files: hex SHA-256, checked after the upload.")
     on_conflict: OnConflict = Field(
@@ -166,7 +166,7 @@ class PartsOut(Schema):
 
 
 class VersionIn(Schema):
-    size: int
+    size: int = Field(..., strict=True, ge=0)
     content_type: str | None = None
     sha256: str | None = None
 

@@ -401,7 +401,7 @@ def analyze(version_id: Any) -> str:
     if version.declared_sha256 and sha != version.declared_sha256:
         return _finish_rejected(version, "checksum_mismatch",
                                 f"the SHA-256 of the uploaded bytes is {sha}, not the declared one")
-    verdict = filetypes.check(version.item.title, head)
+    verdict = filetypes.check(version.item.title, head, version.declared_mimetype)
     if not verdict.allowed:
         return _finish_rejected(version, verdict.code, verdict.reason)
     FileVersion.objects.filter(pk=version.pk).update(sha256=sha, mimetype=verdict.mimetype)

@@ -213,3 +213,37 @@ def test_trash_purge_deletes_objects_after_the_delay(api):
     with pytest.raises(BlobNotFound):
         get_blob_store().head(key)
     assert api(alice).get(f"{API}/usage/").json()["used_bytes"] == 0
+
+
+def test_declared_type_and_max_size_and_children_ordering(api, settings):
+    alice = UserFactory()
+    # A declared PDF whose bytes are text: refused; the same bytes declared as text: fine.
+    assert_error(upload_file(api, alice, "scan", b"plain words", content_type="application/pdf"), 422,
+                 "type_mismatch")
+    assert upload_file(api, alice, "notes", b"plain words", content_type="text/plain").status_code == 200
+    settings.DRIVE_MAX_FILE_BYTES = 1000
+    assert_error(api(alice).post(f"{API}/items/", json={"type": "file", "title": "huge", "size": 1001}), 413,
+                 "file_too_large")
+    for bad_size in (-1, None, 1.5, "12", True):
+        response = api(alice).post(f"{API}/items/", json={"type": "file", "title": "x", "size": bad_size})
+        assert response.status_code == 422, (bad_size, response.content)
+    assert_error(api(alice).post(f"{API}/items/", json={"type": "file", "title": "x", "size": 1, "sha256": "zz"}),
+                 422, "validation_error")
+    box = folder(api, alice, "Tri")
+    upload_file(api, alice, "b-moyen.txt", b"x" * 20, parent=box["id"])
+    upload_file(api, alice, "a-grand.txt", b"x" * 30, parent=box["id"])
+    upload_file(api, alice, "C-petit.txt", b"x" * 10, parent=box["id"])
+    folder(api, alice, "z-dossier", parent=box["id"])
+
+    def titles(ordering):
+        response = api(alice).get(f"{API}/items/{box['id']}/children/?ordering={ordering}")
+        assert response.status_code == 200, response.content
+        return [item["title"] for item in response.json()["items"]]
+
+    assert titles("title") == ["z-dossier", "a-grand.txt", "b-moyen.txt", "C-petit.txt"]  # folders first
+    assert titles("-title") == ["z-dossier", "C-petit.txt", "b-moyen.txt", "a-grand.txt"]
+    assert titles("size") == ["z-dossier", "C-petit.txt", "b-moyen.txt", "a-grand.txt"]
+    assert titles("-size")[1:] == ["a-grand.txt", "b-moyen.txt", "C-petit.txt"]
+    assert api(alice).get(f"{API}/items/{box['id']}/children/?ordering=bogus").status_code == 422
+    page = api(alice).get(f"{API}/items/{box['id']}/children/?limit=2&offset=1").json()
+    assert page["count"] == 4 and len(page["items"]) == 2
