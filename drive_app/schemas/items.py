@@ -91,10 +91,13 @@ def item_out(item: Item, actor: Any, *, upload: PresignedRequest | None = None,
     if error is None and item.upload_state in (UploadState.REJECTED, UploadState.INFECTED):
         from drive_app.models import FileVersion
 
-        reason = (
-            FileVersion.objects.filter(item=item).order_by("-number").values_list("state_reason", flat=True).first()
-            or ""
-        )
+        if hasattr(item, "latest_reason"):  # annotated by the selectors: no query
+            reason = item.latest_reason or ""
+        else:
+            reason = (
+                FileVersion.objects.filter(item=item).order_by("-number").values_list("state_reason", flat=True).first()
+                or ""
+            )
         code, _sep, message = reason.partition(":")
         data["upload_error"] = {"code": code, "message": message.strip()}
     return data

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Value
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Lower
 
-from drive_app.models import Favorite, Item, ItemAccess, ItemType, Visit
+from drive_app.models import Favorite, FileVersion, Item, ItemAccess, ItemType, Visit
 from suite.access.resolve import ROLE_ANNOTATION, annotate_roles, team_ids_of
 from suite.access.roles import Role
 
@@ -23,7 +23,9 @@ def _authenticated(actor: Any) -> bool:
 
 
 def with_annotations(queryset: QuerySet[Item], actor: Any) -> QuerySet[Item]:
-    queryset = annotate_roles(queryset, actor)
+    # Why the newest upload failed (shown with rejected/infected files), in the same query.
+    reason = FileVersion.objects.filter(item=OuterRef("pk")).order_by("-number").values("state_reason")[:1]
+    queryset = annotate_roles(queryset, actor).annotate(latest_reason=Subquery(reason))
     if _authenticated(actor):
         return queryset.annotate(is_favorite=Exists(Favorite.objects.filter(item=OuterRef("pk"), user=actor)))
     return queryset.annotate(is_favorite=Value(False))

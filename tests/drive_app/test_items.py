@@ -247,3 +247,26 @@ def test_declared_type_and_max_size_and_children_ordering(api, settings):
     assert api(alice).get(f"{API}/items/{box['id']}/children/?ordering=bogus").status_code == 422
     page = api(alice).get(f"{API}/items/{box['id']}/children/?limit=2&offset=1").json()
     assert page["count"] == 4 and len(page["items"]) == 2
+
+
+def test_listing_costs_constant_queries(api, django_assert_max_num_queries):
+    alice = UserFactory()
+    box = folder(api, alice, "Beaucoup")
+
+    def count_queries():
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            response = api(alice).get(f"{API}/items/{box['id']}/children/")
+        assert response.status_code == 200
+        return len(captured), response.json()["count"]
+
+    upload_file(api, alice, "x.pdf", b"not a pdf", parent=box["id"])  # rejected: carries its reason
+    few, count = count_queries()
+    assert count == 1
+    for index in range(8):
+        folder(api, alice, f"d{index}", parent=box["id"])
+        upload_file(api, alice, f"f{index}.txt", b"data", parent=box["id"])
+    many, count = count_queries()
+    assert count == 17 and many == few
