@@ -247,3 +247,50 @@ class DriveUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.used_bytes} B"
+
+
+# --- WebDAV and WOPI state ------------------------------------------------------------------------
+
+
+class DeadProperty(models.Model):
+    """A WebDAV dead property (PROPPATCH) of an item: ``name`` in Clark notation
+    (``{namespace}local``), ``value`` the property's XML as text."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="dead_properties")
+    name = models.CharField(max_length=512)
+    value = models.TextField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "name"], name="drive_deadprop_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} on {self.item_id}"
+
+
+class DavLock(models.Model):
+    """A WebDAV lock (RFC 4918), shared by every server process: ``root`` is the locked
+    resource's DAV path (a lock may cover a path that does not exist yet), ``data`` what the
+    lock manager keeps about it."""
+
+    token = models.CharField(max_length=255, primary_key=True)
+    root = models.CharField(max_length=4096, db_index=True)
+    data = models.JSONField()
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.token} on {self.root}"
+
+
+class WopiLock(models.Model):
+    """The WOPI lock of a file (one per file): an opaque id chosen by the office server,
+    expiring after 30 minutes unless refreshed."""
+
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, primary_key=True, related_name="wopi_lock")
+    lock_id = models.CharField(max_length=1024)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"WOPI lock {self.lock_id[:20]} on {self.item_id}"

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Lower
 
 from drive_app.models import Favorite, FileVersion, Item, ItemAccess, ItemType, Visit
