@@ -1,7 +1,9 @@
 """Sharing endpoints of a document: accesses, invitations, access requests.
 
 ``GET /{id}/accesses/`` lists the grants on the document **and** those inherited from its
-ancestors (``inherited_from`` names the ancestor; those are managed there). Inviting an email
+ancestors (``inherited_from`` names the ancestor; those are managed there): the accesses
+endpoints are the platform's (``suite.access.api.sharing_router``), the same for every
+product; invitations and access requests are the documents' own. Inviting an email
 that already has an account answers 409 ``user_exists`` with the user's id: grant that user
 an access instead. Access requests may target documents the requester cannot see; the answer
 only holds the request's id and status.
@@ -10,79 +12,29 @@ only holds the request's id and status.
 from __future__ import annotations
 
 from django.http import HttpRequest
-from ninja import Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
 from docs_app.models import AccessRequestStatus
 from docs_app.permissions import access_document
 from docs_app.schemas.accesses import (
-    AccessCreateIn,
-    AccessOut,
     AccessRequestCreatedOut,
     AccessRequestDecisionIn,
     AccessRequestIn,
     AccessRequestOut,
     InvitationIn,
     InvitationOut,
-    RoleIn,
 )
-from docs_app.selectors.accesses import (
-    document_access,
-    document_access_requests,
-    document_accesses,
-    document_invitations,
-)
-from docs_app.services import access_requests, accesses, invitations
+from docs_app.selectors.accesses import document_access_requests, document_invitations
+from docs_app.services import access_requests, invitations
+from suite.access.api import sharing_router
 from suite.access.roles import Perm
+from suite.access.schemas import RoleIn
 from suite.errors import ValidationFailed
 from suite.identity.auth import actor
 
-router = Router(tags=["documents"])
-
-
-def _access_out(request: HttpRequest, document_id: str, access_id: int):
-    # Re-read the actor's role: the write may have changed it (an owner downgrading itself).
-    document = access_document(actor(request), document_id)
-    return document_access(document, actor(request), access_id)
-
-
-# --- Accesses ---------------------------------------------------------------------------
-
-
-@router.get("/{document_id}/accesses/", response=list[AccessOut], summary="Who has access")
-@paginate
-def access_list(request: HttpRequest, document_id: str):
-    document = access_document(actor(request), document_id, need=Perm.VIEW)
-    return document_accesses(document, actor(request))
-
-
-@router.post("/{document_id}/accesses/", response={201: AccessOut}, summary="Grant a role")
-def access_create(request: HttpRequest, document_id: str, payload: AccessCreateIn):
-    access = accesses.access_create(
-        actor=actor(request), document_id=document_id, role=payload.role,
-        user_id=payload.user, team_id=payload.team, request=request,
-    )
-    return Status(201, _access_out(request, document_id, access.pk))
-
-
-@router.patch("/{document_id}/accesses/{access_id}", response=AccessOut, summary="Change a role")
-def access_update(request: HttpRequest, document_id: str, access_id: str, payload: RoleIn):
-    access = accesses.access_change(
-        actor=actor(request), document_id=document_id, access_id=access_id,
-        role=payload.role, request=request,
-    )
-    return _access_out(request, document_id, access.pk)
-
-
-@router.delete(
-    "/{document_id}/accesses/{access_id}", response={204: None}, summary="Revoke (or leave)"
-)
-def access_delete(request: HttpRequest, document_id: str, access_id: str):
-    accesses.access_delete(
-        actor=actor(request), document_id=document_id, access_id=access_id, request=request
-    )
-    return Status(204, None)
+# Accesses: the platform's endpoints, over documents (trash excluded, as everywhere).
+router = sharing_router(fetch=access_document, path_param="document_id", tags=["documents"])
 
 
 # --- Invitations ------------------------------------------------------------------------

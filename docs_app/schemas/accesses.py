@@ -1,7 +1,9 @@
-"""API schemas of document sharing: accesses, invitations and access requests.
+"""API schemas of the sharing that only documents have: invitations and access requests.
 
-Roles travel as slugs (``"reader"`` ... ``"owner"``); the services turn them into
-``suite.access.roles.Role`` with ``parse_role`` so an unknown role is one uniform 422.
+The schemas of accesses themselves (``AccessOut``, ``AccessCreateIn``, ``RoleIn``,
+``PersonOut``) are the platform's, in ``suite.access.schemas``. Roles travel as slugs
+(``"reader"`` ... ``"owner"``); the services turn them into ``suite.access.roles.Role`` with
+``parse_role`` so an unknown role is one uniform 422.
 """
 
 from __future__ import annotations
@@ -12,69 +14,8 @@ from typing import Any
 
 from ninja import Field, Schema
 
-from suite.access.roles import Role
-
-
-def _slug(role: int | None) -> str | None:
-    return None if role is None else Role(role).slug
-
-
-class PersonOut(Schema):
-    """A user as shown in a sharing dialog."""
-
-    id: uuid.UUID
-    email: str
-    full_name: str
-
-
-class TeamRefOut(Schema):
-    id: uuid.UUID
-    name: str
-
-
-class AccessAbilitiesOut(Schema):
-    update: bool
-    delete: bool
-
-
-class AccessOut(Schema):
-    """One grant on the document or, when ``inherited_from`` is set, on that ancestor (an
-    inherited grant applies here too but is managed on the ancestor)."""
-
-    id: int
-    user: PersonOut | None
-    team: TeamRefOut | None
-    role: str
-    inherited_from: uuid.UUID | None = Field(
-        None, description="The ancestor holding this grant; null for a grant on this document."
-    )
-    created_at: dt.datetime
-    abilities: AccessAbilitiesOut
-
-    @staticmethod
-    def resolve_role(obj: Any) -> str | None:
-        return _slug(obj.role)
-
-    @staticmethod
-    def resolve_inherited_from(obj: Any) -> Any:
-        return getattr(obj, "inherited_from", None)
-
-    @staticmethod
-    def resolve_abilities(obj: Any) -> dict[str, bool]:
-        return {
-            "update": bool(getattr(obj, "can_update", False)),
-            "delete": bool(getattr(obj, "can_delete", False)),
-        }
-
-
-class AccessCreateIn(Schema):
-    user: str | None = Field(None, description="Id of the user to grant the role to.")
-    team: str | None = Field(None, description="Id of the team to grant the role to.")
-    role: str
-
-
-class RoleIn(Schema):
-    role: str
+from suite.access.roles import role_slug
+from suite.access.schemas import PersonOut
 
 
 class InvitationIn(Schema):
@@ -96,7 +37,7 @@ class InvitationOut(Schema):
 
     @staticmethod
     def resolve_role(obj: Any) -> str | None:
-        return _slug(obj.role)
+        return role_slug(obj.role)
 
 
 class AccessRequestIn(Schema):
@@ -123,7 +64,7 @@ class AccessRequestOut(Schema):
 
     @staticmethod
     def resolve_role(obj: Any) -> str | None:
-        return _slug(obj.role)
+        return role_slug(obj.role)
 
     @staticmethod
     def resolve_decided_by(obj: Any) -> Any:
