@@ -262,11 +262,15 @@ def upload_ended(*, actor: Any, item_id: Any, parts: list[UploadedPart] | None =
 
     A refused upload (size mismatch, quota) is recorded as ``rejected`` with its reason and
     its object deleted, then the error is raised: the rejection is committed, not rolled back."""
+    item, version = pending_version(actor, item_id)
+    return _end_upload(actor, item, version, parts)
+
+
+def _end_upload(actor: Any, item: Item, version: FileVersion, parts: list[UploadedPart] | None = None) -> Item:
     from drive_app import tasks
 
     refusal: SuiteError | None = None
     with transaction.atomic():
-        item, version = pending_version(actor, item_id)
         version = FileVersion.objects.select_for_update().get(pk=version.pk)
         if version.state != UploadState.PENDING:  # a concurrent call ended it first
             raise Conflict(_("This upload has already ended."), code="no_pending_upload")
@@ -329,6 +333,71 @@ def upload_ended(*, actor: Any, item_id: Any, parts: list[UploadedPart] | None =
             code, _sep, reason = version.state_reason.partition(":")
             raise UploadRejected(reason.strip() or code, code=code, details={"item": str(item.pk)})
     return access_item(actor, item.pk)
+
+
+def file_write(
+    *,
+    actor: Any,
+    body: Any,
+    size: int | None = None,
+    content_type: str | None = None,
+    item_id: Any = None,
+    parent_id: Any = None,
+    title: Any = None,
+) -> Item:
+    """Bytes that reach the server itself (WebDAV PUT, WOPI PutFile): a new version of file
+    ``item_id``, or the file titled ``title`` in folder ``parent_id`` (a new version when it
+    exists, a new file otherwise). ``body`` (a file-like object, read in chunks) goes to S3
+    as it arrives, in parts above the store's threshold, never whole in memory or on disk;
+    then the same checks as ``upload-ended`` apply (size, quota, SHA-256, type, scan).
+    ``size`` may be unknown (chunked transfer): the quota is then checked after the fact."""
+    declared_type = content_type or "application/octet-stream"
+    with transaction.atomic():
+        if item_id is not None:
+            item = access_item(actor, item_id, need=Perm.EDIT)
+            if item.type != ItemType.FILE:
+                raise ValidationFailed(_("Only files have contents."), code="not_a_file")
+        else:
+            clean = clean_title(title)
+            parent = parent_for(actor, parent_id)
+            existing = _sibling_with_title(parent, clean)
+            if existing is not None:
+                if existing.type != ItemType.FILE:
+                    raise title_conflict(existing)
+                item = access_item(actor, existing.pk, need=Perm.EDIT)
+            else:
+                item = new_child(parent, actor=actor, type=ItemType.FILE, title=clean,
+                                 upload_state=UploadState.PENDING, mimetype=declared_type)
+        if size is not None:
+            size, declared_type, _sha = _validate_declared(size, declared_type, None)
+            quota.check_room(item.quota_owner_id, size)
+        store = get_blob_store()
+        number = (FileVersion.objects.filter(item=item).aggregate(n=Max("number"))["n"] or 0) + 1
+        version = FileVersion.objects.create(
+            item=item, number=number, key=store.new_key("drive"), declared_size=size if size is not None else -1,
+            declared_mimetype=declared_type,
+            uploaded_by=actor if getattr(actor, "is_authenticated", False) else None,
+        )
+        Item.objects.filter(pk=item.pk).update(upload_state=UploadState.PENDING, updated_at=timezone.now())
+    try:
+        info = store.put(version.key, body, size=size, content_type=declared_type)
+    except BaseException as exc:
+        with transaction.atomic():
+            _forget_pending(item, version)
+        if isinstance(exc, BlobUploadInvalid):
+            raise ValidationFailed(
+                _("The body does not have the announced length."), code="size_mismatch",
+                details={"declared_size": size},
+            ) from None
+        raise
+    if info.size > settings.DRIVE_MAX_FILE_BYTES:
+        with transaction.atomic():
+            _forget_pending(item, version)
+        raise SuiteError(_("Files are limited to %(max)s bytes.") % {"max": settings.DRIVE_MAX_FILE_BYTES},
+                         code="file_too_large", status=413)
+    FileVersion.objects.filter(pk=version.pk).update(declared_size=info.size)
+    version.declared_size = info.size
+    return _end_upload(actor, item, version)
 
 
 def resume_analysis(*, older_than: dt.timedelta = dt.timedelta(minutes=2)) -> int:

@@ -191,3 +191,40 @@ def test_version_lifecycle_and_retention(api, settings):
     assert_error(api(bob).post(f"{API}/items/{first['id']}/versions/{versions[1]['id']}/restore/"), 403,
                  "permission_denied")
     assert_error(api(bob).post(f"{API}/items/{first['id']}/versions/", json={"size": 2}), 403, "permission_denied")
+
+
+def test_file_write_streams_new_files_and_versions_through_the_same_checks(settings):
+    """What WebDAV PUT and WOPI PutFile use: bytes through the server, streamed to S3."""
+    import io
+
+    from drive_app.services.items import workspace_for
+    from drive_app.services.uploads import UploadRejected, file_write
+
+    settings.DRIVE_DEFAULT_QUOTA_BYTES = 30
+    alice = UserFactory()
+    root = workspace_for(alice)
+    item = file_write(actor=alice, parent_id=root.pk, title="a.txt", body=io.BytesIO(b"first"), size=5)
+    assert item.upload_state == "ready" and item.size == 5
+    again = file_write(actor=alice, parent_id=root.pk, title="a.txt", body=io.BytesIO(b"second!"))  # size unknown
+    assert again.pk == item.pk and again.size == 7 and again.sha256 == sha256(b"second!")
+    assert FileVersion.objects.filter(item=item).count() == 2
+    from drive_app.quota import QuotaExceeded
+
+    with pytest.raises(QuotaExceeded):
+        file_write(actor=alice, item_id=item.pk, body=io.BytesIO(b"x" * 20))  # 12 + 20 > 30
+    settings.DRIVE_DEFAULT_QUOTA_BYTES = 1000
+    with pytest.raises(UploadRejected) as rejected:
+        file_write(actor=alice, item_id=item.pk, body=io.BytesIO(b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\x3e\x00"))
+    assert rejected.value.code == "type_denied"
+    assert DriveUsage.objects.get(user=alice).used_bytes == 12
+    from suite.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed) as short:
+        file_write(actor=alice, parent_id=root.pk, title="b.txt", body=io.BytesIO(b"abc"), size=5)
+    assert short.value.code == "size_mismatch"
+    assert not Item.objects.filter(title="b.txt").exists()
+    bob = UserFactory()
+    from suite.errors import NotFound
+
+    with pytest.raises(NotFound):
+        file_write(actor=bob, item_id=item.pk, body=io.BytesIO(b"intrusion"))
