@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels.
+"""ASGI entry point: HTTP through Django (and the apps' own mounted ASGI/WSGI applications,
+such as WebDAV, see :mod:`suite.mounts`), websockets through Channels.
 
 Run by ``suite serve`` (uvicorn), or by any ASGI server in production:
 ``uvicorn suite.asgi:application``.
@@ -16,12 +17,13 @@ django_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from suite.mounts import MountedHTTP  # noqa: E402
 from suite.realtime.auth import TicketOrSessionAuthMiddleware  # noqa: E402
 from suite.realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_application,
+        "http": MountedHTTP(django_application),
         "websocket": TicketOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns())),
     }
 )

@@ -1,6 +1,9 @@
-"""HTTP routes: API, OIDC, health, metrics."""
+"""HTTP routes: API, OIDC, health, metrics, and each enabled app's ``url_patterns()``
+(protocol endpoints that are not JSON APIs, such as WOPI)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.urls import include, path
 
@@ -20,6 +23,20 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),
 ]
+
+
+def _app_urlpatterns() -> list[Any]:
+    from django.apps import apps
+    from django.conf import settings
+
+    patterns: list[Any] = []
+    for module in settings.PRODUCT_MODULES:
+        config = apps.get_app_config(module.rsplit(".", 1)[-1])
+        patterns += getattr(config, "url_patterns", lambda: [])()
+    return patterns
+
+
+urlpatterns += _app_urlpatterns()
 
 handler400 = "suite.errors.handler400"
 handler403 = "suite.errors.handler403"

@@ -16,7 +16,7 @@ router = Router(tags=["drive"])
 router.add_router("", items.usage_router)
 router.add_router("/items", items.collection_router)
 # Areas written separately: mounted when present (accesses, links, zip).
-for name in ("accesses", "links", "archives"):
+for name in ("accesses", "links", "archives", "wopi"):
     try:
         module = importlib.import_module(f"drive_app.api.{name}")
     except ModuleNotFoundError as exc:
