@@ -27,12 +27,11 @@ the link's subtree (materialized path prefix) and not in the trash (:func:`link_
 
 - reads and downloads use the rows directly (``servable`` decides, fail closed);
 - starting an upload composes the helpers ``file_create`` is made of (title rules, conflict
-  policy, quota room, ``new_child``, ``_start_version``) with no user attached: creator and
+  policy, quota room, ``new_child``, ``start_version``) with no user attached: creator and
   uploader stay empty, since nobody with an account did it;
-- ending an upload (and multipart part URLs) calls ``drive_app.services.uploads`` on behalf
-  of the item's *quota owner* (the owner of the workspace the bytes are charged to, owner of
-  everything in it): those services use their actor only for the access check, attribute
-  nothing to it, and their checks (size, quota under lock, type, scan) must not be copied.
+- ending an upload (and multipart part URLs) calls the upload service's trusted-input
+  functions (``pending_upload_of``, ``part_urls_for``, ``end_upload``) after the subtree
+  check: the checks themselves (size, quota under lock, type, scan) are never copied.
 """
 
 from __future__ import annotations
@@ -451,14 +450,14 @@ def _require_upload(link: ShareLink) -> None:
         raise PermissionDenied(_("This link does not allow uploads."))
 
 
-def _upload_target(link: ShareLink, item_id: Any) -> tuple[Item, Any]:
-    """A file of the link's subtree to finish uploading, and the user the service acts for
-    (its quota owner: see the module docstring)."""
+def _upload_target(link: ShareLink, item_id: Any) -> Item:
+    """A file of the link's subtree to finish uploading (the subtree check stands for the
+    role check: see the module docstring)."""
     _require_upload(link)
     item = link_item(link, item_id)
-    if item.type != ItemType.FILE or item.quota_owner is None:
+    if item.type != ItemType.FILE:
         raise ValidationFailed(_("Only files are uploaded."), code="not_a_file")
-    return item, item.quota_owner
+    return item
 
 
 def link_file_create(
@@ -480,7 +479,7 @@ def link_file_create(
             details={"field": "on_conflict"},
         )
     title = clean_title(title)
-    size, content_type, sha = uploads._validate_declared(size, content_type, sha256)
+    size, content_type, sha = uploads.validate_declared(size, content_type, sha256)
     visitor = AnonymousUser()
     with transaction.atomic():
         parent = link.item if parent_id is None else link_item(link, parent_id)
@@ -491,23 +490,23 @@ def link_file_create(
         quota.check_room(parent.quota_owner_id, size)
         item = new_child(parent, actor=visitor, type=ItemType.FILE, title=title,
                          upload_state=UploadState.PENDING, mimetype=content_type)
-        return uploads._start_version(visitor, item, size, content_type, sha)
+        return uploads.start_version(visitor, item, size, content_type, sha)
 
 
 def link_multipart_part_urls(
     *, link: ShareLink, item_id: Any, part_numbers: list[int]
 ) -> list[tuple[int, PresignedRequest]]:
     """Presigned part URLs of a large file started through the link."""
-    item, owner = _upload_target(link, item_id)
-    _version, urls = uploads.multipart_part_urls(actor=owner, item_id=item.pk, part_numbers=part_numbers)
-    return urls
+    item = _upload_target(link, item_id)
+    version = uploads.multipart_version(uploads.pending_upload_of(item))
+    return uploads.part_urls_for(version, part_numbers)
 
 
 def link_upload_ended(*, link: ShareLink, item_id: Any, parts: list[UploadedPart] | None = None) -> Item:
     """The visitor's bytes are in S3: the upload service checks and accepts them (or raises
     why not), exactly as for an account holder."""
-    item, owner = _upload_target(link, item_id)
-    uploads.upload_ended(actor=owner, item_id=item.pk, parts=parts)
+    item = _upload_target(link, item_id)
+    uploads.end_upload(item, uploads.pending_upload_of(item), parts)
     return link_item(link, item.pk)
 
 

@@ -74,7 +74,7 @@ class UploadStart:
 # --- starting an upload ------------------------------------------------------------------------------
 
 
-def _validate_declared(size: Any, content_type: Any, sha256: Any) -> tuple[int, str, str]:
+def validate_declared(size: Any, content_type: Any, sha256: Any) -> tuple[int, str, str]:
     if isinstance(size, bool) or not isinstance(size, int) or size < 0:
         raise ValidationFailed(_("size must be a non-negative integer (bytes)."), details={"field": "size"})
     if size > settings.DRIVE_MAX_FILE_BYTES:
@@ -116,7 +116,7 @@ def file_create(
     """Start uploading a file: a new item, or with ``on_conflict="version"`` a new version of
     the file already holding that title in the folder. Returns where to send the bytes."""
     title = clean_title(title)
-    size, content_type, sha = _validate_declared(size, content_type, sha256)
+    size, content_type, sha = validate_declared(size, content_type, sha256)
     if on_conflict not in UPLOAD_POLICIES:
         raise ValidationFailed(
             _("on_conflict must be one of: %(choices)s.") % {"choices": ", ".join(UPLOAD_POLICIES)},
@@ -134,20 +134,20 @@ def file_create(
             quota.check_room(parent.quota_owner_id, size)
             item = new_child(parent, actor=actor, type=ItemType.FILE, title=title,
                              upload_state=UploadState.PENDING, mimetype=content_type)
-        return _start_version(actor, item, size, content_type, sha)
+        return start_version(actor, item, size, content_type, sha)
 
 
 def version_create(*, actor: Any, item_id: Any, size: Any, content_type: Any = None, sha256: Any = None) -> UploadStart:
     """Start uploading a new version of an existing file."""
-    size, content_type, sha = _validate_declared(size, content_type, sha256)
+    size, content_type, sha = validate_declared(size, content_type, sha256)
     with transaction.atomic():
         item = access_item(actor, item_id, need=Perm.EDIT)
         if item.type != ItemType.FILE:
             raise ValidationFailed(_("Only files have versions."), code="not_a_file")
-        return _start_version(actor, item, size, content_type, sha)
+        return start_version(actor, item, size, content_type, sha)
 
 
-def _start_version(actor: Any, item: Item, size: int, content_type: str, sha: str) -> UploadStart:
+def start_version(actor: Any, item: Item, size: int, content_type: str, sha: str) -> UploadStart:
     quota.check_room(item.quota_owner_id, size)
     store = get_blob_store()
     key = store.new_key("drive")
@@ -176,23 +176,37 @@ def _start_version(actor: Any, item: Item, size: int, content_type: str, sha: st
 def pending_version(actor: Any, item_id: Any, *, include_deleted: bool = False) -> tuple[Item, FileVersion]:
     """The item and its newest upload still waiting for bytes (EDIT needed)."""
     item = access_item(actor, item_id, need=Perm.EDIT, include_deleted=include_deleted)
+    return item, pending_upload_of(item)
+
+
+def pending_upload_of(item: Item) -> FileVersion:
+    """The newest upload of ``item`` still waiting for bytes (the caller checked access)."""
     version = FileVersion.objects.filter(item=item, state=UploadState.PENDING).order_by("-number").first()
     if version is None:
         raise Conflict(_("No upload is waiting for bytes on this item."), code="no_pending_upload")
-    return item, version
+    return version
 
 
 def _multipart(actor: Any, item_id: Any) -> tuple[Item, FileVersion]:
     item, version = pending_version(actor, item_id)
+    return item, multipart_version(version)
+
+
+def multipart_version(version: FileVersion) -> FileVersion:
     if not version.multipart_upload_id:
         raise Conflict(_("This upload is a single PUT, not a multipart upload."), code="not_multipart")
-    return item, version
+    return version
 
 
 def multipart_part_urls(*, actor: Any, item_id: Any, part_numbers: list[int]) -> tuple[FileVersion, list[tuple[int, PresignedRequest]]]:
     """Presigned URLs for the given parts (each part's length is signed: all parts are
     ``part_size`` long but the last)."""
     _item, version = _multipart(actor, item_id)
+    return version, part_urls_for(version, part_numbers)
+
+
+def part_urls_for(version: FileVersion, part_numbers: list[int]) -> list[tuple[int, PresignedRequest]]:
+    """Presigned URLs for parts of a multipart ``version`` (the caller checked access)."""
     assert version.part_size is not None
     count = math.ceil(version.declared_size / version.part_size)
     if not part_numbers or len(part_numbers) > 1000:
@@ -207,7 +221,7 @@ def multipart_part_urls(*, actor: Any, item_id: Any, part_numbers: list[int]) ->
             )
         length = version.part_size if number < count else version.declared_size - version.part_size * (count - 1)
         urls.append((number, store.multipart_part_url(version.key, version.multipart_upload_id, number, size=length)))
-    return version, urls
+    return urls
 
 
 def multipart_parts(*, actor: Any, item_id: Any) -> tuple[FileVersion, list[UploadedPart]]:
@@ -263,10 +277,13 @@ def upload_ended(*, actor: Any, item_id: Any, parts: list[UploadedPart] | None =
     A refused upload (size mismatch, quota) is recorded as ``rejected`` with its reason and
     its object deleted, then the error is raised: the rejection is committed, not rolled back."""
     item, version = pending_version(actor, item_id)
-    return _end_upload(actor, item, version, parts)
+    end_upload(item, version, parts)
+    return access_item(actor, item.pk)
 
 
-def _end_upload(actor: Any, item: Item, version: FileVersion, parts: list[UploadedPart] | None = None) -> Item:
+def end_upload(item: Item, version: FileVersion, parts: list[UploadedPart] | None = None) -> Item:
+    """:func:`upload_ended` once the caller has checked access and found the version
+    (share links check their subtree instead of a role). Returns the item as it now is."""
     from drive_app import tasks
 
     refusal: SuiteError | None = None
@@ -332,7 +349,7 @@ def _end_upload(actor: Any, item: Item, version: FileVersion, parts: list[Upload
         if version.state == UploadState.REJECTED:
             code, _sep, reason = version.state_reason.partition(":")
             raise UploadRejected(reason.strip() or code, code=code, details={"item": str(item.pk)})
-    return access_item(actor, item.pk)
+    return Item.objects.get(pk=item.pk)
 
 
 def file_write(
@@ -369,7 +386,7 @@ def file_write(
                 item = new_child(parent, actor=actor, type=ItemType.FILE, title=clean,
                                  upload_state=UploadState.PENDING, mimetype=declared_type)
         if size is not None:
-            size, declared_type, _sha = _validate_declared(size, declared_type, None)
+            size, declared_type, _sha = validate_declared(size, declared_type, None)
             quota.check_room(item.quota_owner_id, size)
         store = get_blob_store()
         number = (FileVersion.objects.filter(item=item).aggregate(n=Max("number"))["n"] or 0) + 1
@@ -397,7 +414,8 @@ def file_write(
                          code="file_too_large", status=413)
     FileVersion.objects.filter(pk=version.pk).update(declared_size=info.size)
     version.declared_size = info.size
-    return _end_upload(actor, item, version)
+    end_upload(item, version)
+    return access_item(actor, item.pk)
 
 
 def resume_analysis(*, older_than: dt.timedelta = dt.timedelta(minutes=2)) -> int:
