@@ -43,8 +43,8 @@ def wait_ready(process: subprocess.Popen[str], port: int, timeout: float = 60) -
             response = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2)
             if response.status_code == 200:
                 return response.json()
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or still starting its engines: ask again until the deadline
         time.sleep(0.1)
     process.kill()
     pytest.fail(f"not ready after {timeout} s:\n{process.stdout.read()}")
