@@ -20,3 +20,9 @@ class DriveAppConfig(AppConfig):
 
     def websocket_routes(self) -> list[Any]:
         return []
+
+    def url_patterns(self) -> list[Any]:
+        """The WOPI host (``/wopi/files/<id>``), called by office servers."""
+        from drive_app.wopi.views import url_patterns
+
+        return url_patterns()

@@ -374,6 +374,15 @@ DRIVE_DENIED_TYPES = env.list(
 )
 DRIVE_PREVIEW_MAX_BYTES = env.int("DRIVE_PREVIEW_MAX_BYTES", 50 * MIB, minimum=0)
 DRIVE_PREVIEW_SIZE = env.int("DRIVE_PREVIEW_SIZE", 512, minimum=16)
+# Office editors (Collabora Online, OnlyOffice) through WOPI: the office server's discovery
+# URL (unset: WOPI is disabled); the base URL the office server uses to reach /wopi/ on this
+# server; access token lifetime (10 h, as Microsoft recommends: editors cannot renew a token
+# mid-session, and every call re-checks the user and their role anyway); lock lifetime (the
+# WOPI protocol's 30 minutes).
+WOPI_DISCOVERY_URL = env.str("WOPI_DISCOVERY_URL")
+WOPI_HOST_URL = env.str("WOPI_HOST_URL", SUITE_PUBLIC_URL).rstrip("/")
+WOPI_TOKEN_TTL_SECONDS = env.int("WOPI_TOKEN_TTL_SECONDS", 36000, minimum=60)
+WOPI_LOCK_SECONDS = env.int("WOPI_LOCK_SECONDS", 1800, minimum=60)
 
 # --- Periodic tasks (suite beat, or the in-process scheduler in zero-config) -----------------
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
