@@ -361,13 +361,15 @@ def file_write(
     item_id: Any = None,
     parent_id: Any = None,
     title: Any = None,
+    create_only: bool = False,
 ) -> Item:
     """Bytes that reach the server itself (WebDAV PUT, WOPI PutFile): a new version of file
     ``item_id``, or the file titled ``title`` in folder ``parent_id`` (a new version when it
     exists, a new file otherwise). ``body`` (a file-like object, read in chunks) goes to S3
     as it arrives, in parts above the store's threshold, never whole in memory or on disk;
     then the same checks as ``upload-ended`` apply (size, quota, SHA-256, type, scan).
-    ``size`` may be unknown (chunked transfer): the quota is then checked after the fact."""
+    ``size`` may be unknown (chunked transfer): the quota is then checked after the fact.
+    ``create_only``: a file that already holds the title is a 409 conflict, not a version."""
     declared_type = content_type or "application/octet-stream"
     with transaction.atomic():
         if item_id is not None:
@@ -379,7 +381,7 @@ def file_write(
             parent = parent_for(actor, parent_id)
             existing = _sibling_with_title(parent, clean)
             if existing is not None:
-                if existing.type != ItemType.FILE:
+                if existing.type != ItemType.FILE or create_only:
                     raise title_conflict(existing)
                 item = access_item(actor, existing.pk, need=Perm.EDIT)
             else:

@@ -272,7 +272,11 @@ def put_relative(session: WopiSession, *, body: Any, size: int | None, suggested
             if held:
                 raise WopiError(_("The file to overwrite is locked."), code="wopi_target_locked",
                                 status=409, headers={**headers, "X-WOPI-Lock": held})
-    created = file_write(actor=user, body=body, size=size, parent_id=parent.pk, title=title)
+    # Only an explicit overwrite may turn into a new version of an existing file: a name taken
+    # by a concurrent request meanwhile is a conflict, never a silent overwrite.
+    replacing = relative is not None and existing is not None
+    created = file_write(actor=user, body=body, size=size, parent_id=parent.pk, title=title,
+                         create_only=not replacing)
     mode = Mode.EDIT if role_allows(getattr(created, "effective_role", None), Perm.EDIT) else Mode.VIEW
     token, expires_ms = tokens.issue(user=user, item_id=created.pk, mode=mode)
     return created, token, expires_ms

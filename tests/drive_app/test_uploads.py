@@ -228,3 +228,19 @@ def test_file_write_streams_new_files_and_versions_through_the_same_checks(setti
 
     with pytest.raises(NotFound):
         file_write(actor=bob, item_id=item.pk, body=io.BytesIO(b"intrusion"))
+
+
+def test_file_write_create_only_refuses_an_existing_title():
+    import io
+
+    from drive_app.services.items import workspace_for
+    from drive_app.services.uploads import file_write
+    from suite.errors import Conflict
+
+    alice = UserFactory()
+    root = workspace_for(alice)
+    file_write(actor=alice, parent_id=root.pk, title="r.txt", body=io.BytesIO(b"one"), size=3)
+    with pytest.raises(Conflict) as conflict:
+        file_write(actor=alice, parent_id=root.pk, title="R.txt", body=io.BytesIO(b"two"), size=3, create_only=True)
+    assert conflict.value.code == "title_conflict"
+    assert FileVersion.objects.filter(item__title="r.txt").count() == 1
