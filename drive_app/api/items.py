@@ -120,10 +120,11 @@ def item_retrieve(request: HttpRequest, item_id: str):
     return _detail(request, item_id)
 
 
-@item_router.patch("/{item_id}/", response=ItemOut, summary="Rename an item")
+@item_router.patch("/{item_id}/", response=ItemOut, summary="Rename an item, or change its link reach and role")
 def item_update(request: HttpRequest, item_id: str, payload: ItemUpdateIn):
     services.item_update(actor=actor(request), item_id=item_id, title=payload.title,
-                         on_conflict=payload.on_conflict)
+                         on_conflict=payload.on_conflict, link_reach=payload.link_reach,
+                         link_role=payload.link_role, request=request)
     return _detail(request, item_id)
 
 

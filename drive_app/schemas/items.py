@@ -47,6 +47,7 @@ class ItemOut(Schema):
     role: str | None = Field(None, description="The actor's effective role (null: none).")
     abilities: dict[str, bool]
     link_reach: str
+    link_role: str
     creator: uuid.UUID | None = None
     is_favorite: bool = False
     created_at: dt.datetime
@@ -76,6 +77,7 @@ def item_out(item: Item, actor: Any, *, upload: PresignedRequest | None = None,
         "role": role_slug(role),
         "abilities": item_abilities(item, actor),
         "link_reach": item.link_reach,
+        "link_role": role_slug(item.link_role),
         "creator": item.creator_id,
         "is_favorite": bool(getattr(item, "is_favorite", False)),
         "created_at": item.created_at,
@@ -121,6 +123,10 @@ class ItemCreateIn(Schema):
 class ItemUpdateIn(Schema):
     title: str | None = Field(None, max_length=1024)
     on_conflict: Literal["error", "rename"] = "error"
+    link_reach: Literal["restricted", "authenticated", "public"] | None = Field(
+        None, description="Who reaches the item (and what is inside) without a grant. Administrators and owners."
+    )
+    link_role: Literal["reader", "commenter", "editor"] | None = None
 
 
 class ItemMoveIn(Schema):

@@ -35,6 +35,7 @@ from drive_app.models import (
 )
 from drive_app.permissions import access_item
 from suite.access import tree
+from suite.access.grants import link_update
 from suite.access.models import PATH_STEP
 from suite.access.roles import Perm, Role
 from suite.errors import Conflict, NotFound, PermissionDenied, SuiteError, ValidationFailed
@@ -192,11 +193,23 @@ def folder_create(*, actor: Any, title: Any, parent_id: Any = None, on_conflict:
         return new_child(parent, actor=actor, type=ItemType.FOLDER, title=title)
 
 
-def item_update(*, actor: Any, item_id: Any, title: Any = None, on_conflict: str = "error") -> Item:
-    """Rename an item (the only field a client changes directly)."""
+def item_update(
+    *,
+    actor: Any,
+    item_id: Any,
+    title: Any = None,
+    on_conflict: str = "error",
+    link_reach: str | None = None,
+    link_role: str | None = None,
+    request: Any = None,
+) -> Item:
+    """Rename an item (EDIT) and/or change its link reach and role (SHARE, through the shared
+    access layer: audited, announced)."""
     with transaction.atomic():
-        item = access_item(actor, item_id, need=Perm.EDIT)
-        if item.workspace_owner_id is not None:
+        item = access_item(actor, item_id, need=Perm.EDIT if title is not None else Perm.VIEW)
+        if link_reach is not None or link_role is not None:
+            link_update(actor=actor, resource=item, link_reach=link_reach, link_role=link_role, request=request)
+        if title is not None and item.workspace_owner_id is not None:
             raise PermissionDenied(_("A workspace cannot be renamed."))
         if title is not None:
             new_title = clean_title(title)

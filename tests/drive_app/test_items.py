@@ -270,3 +270,19 @@ def test_listing_costs_constant_queries(api, django_assert_max_num_queries):
         upload_file(api, alice, f"f{index}.txt", b"data", parent=box["id"])
     many, count = count_queries()
     assert count == 17 and many == few
+
+
+def test_link_reach_opens_a_folder_to_authenticated_users_read_only(api, client):
+    alice, bob = UserFactory(), UserFactory()
+    box = folder(api, alice, "Ouvert")
+    item = upload_file(api, alice, "lisez.txt", b"public notes", parent=box["id"]).json()
+    assert_error(api(bob).get(f"{API}/items/{item['id']}/"), 404, "not_found")
+    changed = api(alice).patch(f"{API}/items/{box['id']}/", json={"link_reach": "authenticated", "link_role": "reader"})
+    assert changed.status_code == 200 and changed.json()["link_reach"] == "authenticated"
+    seen = api(bob).get(f"{API}/items/{item['id']}/")
+    assert seen.status_code == 200 and seen.json()["role"] == "reader"
+    assert api(bob).get(f"{API}/items/{item['id']}/download/").status_code == 302
+    assert_error(api(bob).patch(f"{API}/items/{item['id']}/", json={"title": "x.txt"}), 403, "permission_denied")
+    assert_error(api(bob).patch(f"{API}/items/{box['id']}/", json={"link_reach": "public"}), 403, "permission_denied")
+    assert_error(api(alice).patch(f"{API}/items/{box['id']}/", json={"link_role": "owner"}), 422, "validation_error")
+    assert client.get(f"{API}/items/{item['id']}/").status_code == 401  # the API needs an account
