@@ -21,6 +21,12 @@ class DriveAppConfig(AppConfig):
     def websocket_routes(self) -> list[Any]:
         return []
 
+    def http_mounts(self) -> list[tuple[str, Any]]:
+        """WebDAV for desktop clients, served by WsgiDAV beside Django (drive_app.dav)."""
+        from drive_app.dav import asgi_application
+
+        return [("/dav", asgi_application)]
+
     def url_patterns(self) -> list[Any]:
         """The WOPI host (``/wopi/files/<id>``), called by office servers."""
         from drive_app.wopi.views import url_patterns
