@@ -2,8 +2,9 @@
 with every item (clients never re-implement these rules).
 
 Roles are those of the platform (``suite.access``), inherited down the folder tree:
-reader (browse, download), editor (upload, rename, create, move within what they edit),
-administrator (share, trash), owner (delete for good).
+reader (browse, download), editor (upload, rename, create, move, and trash/restore, as a
+file manager expects: desktop clients delete and replace files through WebDAV; the trash keeps
+everything restorable), administrator (share), owner (delete for good).
 """
 
 from __future__ import annotations
@@ -52,8 +53,8 @@ def item_abilities(item: Item, actor: Any) -> dict[str, bool]:
         "versions_manage": live and not folder and role_allows(role, Perm.EDIT),
         "move": live and not workspace and role_allows(role, Perm.EDIT),
         "copy": live and authenticated and role_allows(role, Perm.VIEW),
-        "trash": live and not workspace and role_allows(role, Perm.DELETE),
-        "restore": not live and item.deleted_at is not None and role_allows(role, Perm.DELETE),
+        "trash": live and not workspace and role_allows(role, Perm.EDIT),
+        "restore": not live and item.deleted_at is not None and role_allows(role, Perm.EDIT),
         "destroy": not workspace and role_allows(role, Perm.DESTROY),
         "accesses_view": authenticated and role_allows(role, Perm.VIEW),
         "accesses_manage": live and role_allows(role, Perm.SHARE),

@@ -8,8 +8,8 @@ on the items each time; a service error becomes the matching DAV status
 before the provider is called. DELETE, MOVE and COPY are handled natively (``handle_*``):
 one transaction each, whole subtrees at once.
 
-- DELETE moves the item to the drive's trash (restorable from the web; administrators and
-  owners only, as in the REST API).
+- DELETE moves the item to the drive's trash (restorable from the web; editors and above,
+  as in the REST API).
 - MOVE/COPY onto an existing destination (``Overwrite: T``) first moves the destination to
   the trash, as RFC 4918 (9.8.4, 9.9.3) requires a delete: recoverable, not destroyed.
 - PROPPATCH needs the editor role; readers cannot LOCK (a write lock would block editors).

@@ -97,10 +97,10 @@ def item_search(actor: Any, q: str, ordering: str = "title") -> QuerySet[Item]:
 
 
 def item_trash(actor: Any) -> QuerySet[Item]:
-    """What the actor trashed or may restore: items deleted themselves (not with a folder)
-    on which it is administrator or more."""
+    """What the actor may restore: items deleted themselves (not with a folder) on which it
+    is editor or more."""
     queryset = with_annotations(Item.objects.filter(deleted_at__isnull=False), actor)
-    return queryset.filter(**{f"{ROLE_ANNOTATION}__gte": Role.ADMINISTRATOR}).order_by("-deleted_at", "pk")
+    return queryset.filter(**{f"{ROLE_ANNOTATION}__gte": Role.EDITOR}).order_by("-deleted_at", "pk")
 
 
 def item_favorites(actor: Any) -> QuerySet[Item]:

@@ -341,7 +341,7 @@ def item_trash(*, actor: Any, item_id: Any) -> None:
     """Move an item and its subtree to the trash (bytes stay charged until purged)."""
     with transaction.atomic():
         tree.lock_tree(Item)
-        item = access_item(actor, item_id, need=Perm.DELETE)
+        item = access_item(actor, item_id, need=Perm.EDIT)
         if item.workspace_owner_id is not None:
             raise PermissionDenied(_("A workspace cannot be deleted."))
         now = timezone.now()
@@ -356,7 +356,7 @@ def item_restore(*, actor: Any, item_id: Any) -> Item:
     took its title meanwhile, the restored item gets a free title (``name (2)``)."""
     with transaction.atomic():
         tree.lock_tree(Item)
-        item = access_item(actor, item_id, need=Perm.DELETE, include_deleted=True)
+        item = access_item(actor, item_id, need=Perm.EDIT, include_deleted=True)
         if item.deleted_at is None:
             if item.ancestors_deleted_at is not None:
                 raise Conflict(_("This item was deleted with its folder: restore the folder."),

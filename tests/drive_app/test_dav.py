@@ -485,7 +485,7 @@ def test_readers_cannot_write(client_for, owner):
     assert not DeadProperty.objects.exists()
 
 
-def test_editors_write_but_cannot_delete(client_for, owner):
+def test_editors_write_replace_and_delete_into_the_trash(client_for, owner):
     editor = UserFactory()
     shared = folder_create(actor=owner, title="Team")
     grant(shared, Role.EDITOR, user=editor)
@@ -493,9 +493,16 @@ def test_editors_write_but_cannot_delete(client_for, owner):
 
     assert dav("PUT", "/Team/a.txt", b"a").status == 201
     assert dav("MKCOL", "/Team/sub/").status == 201
-    dav_error(dav("DELETE", "/Team/a.txt"), 403)  # trash needs administrator, as in the REST API
     # Bytes written into the owner's folder are charged to the owner.
     assert DriveUsage.objects.get(user=owner).used_bytes == 1
+    # The usual desktop save: write a temporary file, then MOVE it over the original.
+    assert dav("PUT", "/Team/.~tmp.txt", b"b").status == 201
+    assert dav("MOVE", "/Team/.~tmp.txt", headers={"Destination": dav.url("/Team/a.txt"), "Overwrite": "T"}).status == 204
+    assert dav("GET", "/Team/a.txt").body == b"b"
+    assert dav("DELETE", "/Team/a.txt").status == 204
+    assert dav("GET", "/Team/a.txt").status == 404
+    trashed = Item.objects.filter(title="a.txt", deleted_at__isnull=False)
+    assert trashed.exists()  # recoverable from the trash, not destroyed
 
 
 # --- authentication ---------------------------------------------------------------------------------------

@@ -60,7 +60,6 @@ def call(api, client, user, action, s):
 
 READ = {"reader": 1, "editor": 1, "administrator": 1, "owner": 1}
 WRITE = {"editor": 1, "administrator": 1, "owner": 1}
-MANAGE = {"administrator": 1, "owner": 1}
 OWNER = {"owner": 1}
 TABLE = {
     "retrieve": (READ, 200),
@@ -76,7 +75,7 @@ TABLE = {
     "rename": (WRITE, 200),
     "new_version": (WRITE, 201),
     "move": (WRITE, 200),
-    "trash": (MANAGE, 204),
+    "trash": (WRITE, 204),
     "destroy": (OWNER, 204),
 }
 
