@@ -374,6 +374,8 @@ DRIVE_DENIED_TYPES = env.list(
 )
 DRIVE_PREVIEW_MAX_BYTES = env.int("DRIVE_PREVIEW_MAX_BYTES", 50 * MIB, minimum=0)
 DRIVE_PREVIEW_SIZE = env.int("DRIVE_PREVIEW_SIZE", 512, minimum=16)
+# WebDAV (/dav/): threads serving DAV requests (each streaming PUT holds one).
+DRIVE_DAV_THREADS = env.int("DRIVE_DAV_THREADS", 16, minimum=1)
 # Office editors (Collabora Online, OnlyOffice) through WOPI: the office server's discovery
 # URL (unset: WOPI is disabled); the base URL the office server uses to reach /wopi/ on this
 # server; access token lifetime (10 h, as Microsoft recommends: editors cannot renew a token

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from a2wsgi import WSGIMiddleware
+from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils.translation import gettext as _
 from wsgidav import util
@@ -36,9 +37,6 @@ from drive_app.dav.namespace import MOUNT_PATH
 from drive_app.dav.properties import DeadPropertyManager
 from drive_app.dav.provider import DriveDavProvider
 
-#: Worker threads serving DAV requests per process (an upload holds one for its duration,
-#: and a database connection of the pool while it runs its queries).
-WORKER_THREADS = 16
 #: Bytes WsgiDAV reads from a PUT body at a time (and sends of a GET body).
 BLOCK_SIZE = 256 * 1024
 #: Largest XML request body (PROPFIND, PROPPATCH, LOCK): WsgiDAV reads those whole.
@@ -144,7 +142,9 @@ class MountedDav:
         if self._asgi is None:
             with self._lock:
                 if self._asgi is None:
-                    self._asgi = WSGIMiddleware(build_wsgi_application(), workers=WORKER_THREADS)
+                    # DRIVE_DAV_THREADS workers: an upload holds one for its duration (and a
+                    # database connection of the pool while it runs its queries).
+                    self._asgi = WSGIMiddleware(build_wsgi_application(), workers=settings.DRIVE_DAV_THREADS)
         return self._asgi
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
