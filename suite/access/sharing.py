@@ -140,8 +140,7 @@ def find_access(resource: AccessControlled, access_id: Any) -> ResourceAccess:
     if access.resource_id != resource.pk:
         options = type(resource)._meta
         raise Conflict(
-            _("This access is inherited from a parent %(resource)s; manage it there.")
-            % {"resource": options.verbose_name},
+            _("This access is inherited from higher up in the tree; manage it where it is granted."),
             code="access_inherited",
             details={str(options.model_name): str(access.resource_id)},
         )

@@ -39,14 +39,20 @@ def tree():
     return owner, parent, FolderFactory(parent=parent)
 
 
-def test_find_access_on_an_ancestor_names_the_model_and_the_ancestor(tree):
+def test_find_access_on_an_ancestor_names_the_ancestor(tree):
     owner, parent, child = tree
     access = FolderAccess.objects.get(resource=parent, user=owner)
     with pytest.raises(Conflict) as raised:
         find_access(child, access.pk)
     assert raised.value.code == "access_inherited"
     assert raised.value.details == {"folder": str(parent.pk)}
-    assert "parent folder" in raised.value.message
+    assert "inherited" in raised.value.message
+    from django.utils import translation
+
+    with translation.override("fr"):
+        with pytest.raises(Conflict) as in_french:
+            find_access(child, access.pk)
+    assert "hérité" in in_french.value.message
 
 
 @pytest.mark.parametrize("access_id", ["abc", "999999999", "", "FOREIGN"])
