@@ -11,7 +11,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from drive_app.models import DriveUsage
@@ -41,13 +42,22 @@ def check_room(user_id: Any, size: int) -> None:
 
 def charge(user_id: Any, size: int) -> None:
     """Add ``size`` bytes to the user's usage, or raise :class:`QuotaExceeded`. Call inside
-    the transaction that records what the bytes are for."""
+    the transaction that records what the bytes are for.
+
+    One conditional ``UPDATE`` decides: PostgreSQL locks the row and re-evaluates the
+    condition after any concurrent charge commits, so parallel uploads cannot overshoot."""
     assert transaction.get_connection().in_atomic_block, "charge() needs a transaction"
-    DriveUsage.objects.get_or_create(user_id=user_id)
-    usage = DriveUsage.objects.select_for_update().get(user_id=user_id)
-    if size > 0 and usage.used_bytes + size > limit_of(usage):
-        raise _exceeded(usage, size)
-    DriveUsage.objects.filter(user_id=user_id).update(used_bytes=F("used_bytes") + size)
+    limit = Coalesce(F("quota_bytes"), Value(settings.DRIVE_DEFAULT_QUOTA_BYTES))
+    for _attempt in range(2):
+        fits = DriveUsage.objects.filter(user_id=user_id)
+        if size > 0:
+            fits = fits.filter(used_bytes__lte=limit - size)
+        if fits.update(used_bytes=F("used_bytes") + size):
+            return
+        usage, created = DriveUsage.objects.get_or_create(user_id=user_id)
+        if not created:
+            raise _exceeded(usage, size)
+    raise _exceeded(usage_of(user_id), size)
 
 
 def release(user_id: Any, size: int) -> None:

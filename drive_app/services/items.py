@@ -16,6 +16,7 @@ import unicodedata
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.db.models.functions import Lower
@@ -223,8 +224,16 @@ def item_update(
     return item
 
 
+#: Visits of one item by one user closer together than this are recorded once.
+VISIT_RESOLUTION_SECONDS = 60
+
+
 def item_visit(*, actor: Any, item: Item) -> None:
-    if getattr(actor, "is_authenticated", False):
+    """Remember that ``actor`` opened ``item`` now (for "recent"); repeated opens within
+    :data:`VISIT_RESOLUTION_SECONDS` cost a cache lookup, not a database write."""
+    if not getattr(actor, "is_authenticated", False):
+        return
+    if cache.add(f"drive-visit:{actor.pk}:{item.pk}", 1, VISIT_RESOLUTION_SECONDS):
         Visit.objects.update_or_create(user=actor, item=item, defaults={"visited_at": timezone.now()})
 
 

@@ -55,6 +55,8 @@ from suite.storage import (
 logger = logging.getLogger(__name__)
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 UPLOAD_POLICIES = ("error", "rename", "version")
+#: Bytes read from S3 at a time when analyzing an upload (hash, type, scan in one pass).
+READ_CHUNK_BYTES = 1024 * 1024
 
 
 class UploadRejected(SuiteError):
@@ -471,36 +473,45 @@ def _reject(version: FileVersion, code: str, reason: str) -> None:
 
 
 def analyze(version_id: Any) -> str:
-    """Read the bytes once from S3: SHA-256, real type, then the scan. Idempotent (a version
-    that is no longer ``analyzing`` is left alone). Returns the version's final state."""
+    """Read the bytes once from S3, feeding at the same time the SHA-256, the type detection
+    (first bytes) and the scanner. Idempotent (a version that is no longer ``analyzing`` is
+    left alone). Returns the version's final state. Verdicts, most serious first: infected,
+    then a checksum mismatch, then a refused type."""
     from drive_app import scanning
 
     version = FileVersion.objects.select_related("item").filter(pk=version_id).first()
     if version is None or version.state != UploadState.ANALYZING:
         return version.state if version is not None else "gone"
-    store = get_blob_store()
+    scanner = scanning.get_scanner()
     digest = hashlib.sha256()
-    head = b""
-    with store.open(version.key) as reader:
-        for chunk in reader.iter_chunks():
+    head = bytearray()
+
+    def chunks(reader: Any) -> Any:
+        for chunk in reader.iter_chunks(READ_CHUNK_BYTES):
             if len(head) < filetypes.SNIFF_BYTES:
-                head += chunk[: filetypes.SNIFF_BYTES - len(head)]
+                head.extend(chunk[: filetypes.SNIFF_BYTES - len(head)])
             digest.update(chunk)
+            yield chunk
+
+    with get_blob_store().open(version.key) as reader:
+        stream = chunks(reader)
+        try:
+            result = scanner.scan(stream)  # ScannerError propagates: retried later, fail closed
+        except scanning.ScanLimitExceeded:
+            # Fail closed for good: a file the scanner refuses to read is never served.
+            return _finish_rejected(version, "scan_limit_exceeded", "the file is larger than the scanner accepts")
+        for _rest in stream:  # what the scanner did not read (the no-op one reads nothing)
+            pass
+    if not result.clean:
+        return _finish_infected(version, result.signature)
     sha = digest.hexdigest()
     if version.declared_sha256 and sha != version.declared_sha256:
         return _finish_rejected(version, "checksum_mismatch",
                                 f"the SHA-256 of the uploaded bytes is {sha}, not the declared one")
-    verdict = filetypes.check(version.item.title, head, version.declared_mimetype)
+    verdict = filetypes.check(version.item.title, bytes(head), version.declared_mimetype)
     if not verdict.allowed:
         return _finish_rejected(version, verdict.code, verdict.reason)
     FileVersion.objects.filter(pk=version.pk).update(sha256=sha, mimetype=verdict.mimetype)
-    try:
-        result = scanning.scan_blob(version.key)  # ScannerError propagates: the task retries
-    except scanning.ScanLimitExceeded:
-        # Fail closed for good: a file the scanner refuses to read is never served.
-        return _finish_rejected(version, "scan_limit_exceeded", "the file is larger than the scanner accepts")
-    if not result.clean:
-        return _finish_infected(version, result.signature)
     return _finish_ready(version.pk)
 
 
@@ -545,8 +556,11 @@ def _finish_ready(version_id: Any) -> str:
                           sha256=version.sha256)
         Item.objects.filter(pk=item.pk).update(**fields)
         apply_retention(item)
-        version_pk = version.pk
-        transaction.on_commit(lambda: tasks.make_preview.delay(str(version_pk)))
+        from drive_app.previews import supports
+
+        if supports(version.mimetype):  # no task for types that never get a preview
+            version_pk = version.pk
+            transaction.on_commit(lambda: tasks.make_preview.delay(str(version_pk)))
     return UploadState.READY
 
 
