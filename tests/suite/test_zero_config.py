@@ -46,7 +46,11 @@ def wait_ready(process: subprocess.Popen[str], port: int, timeout: float = 60) -
         except (requests.ConnectionError, requests.Timeout):
             pass  # not listening yet, or still starting its engines: ask again until the deadline
         time.sleep(0.1)
-    process.kill()
+    process.terminate()  # SIGTERM: suite serve stops the engines it started (SIGKILL would orphan them)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
     pytest.fail(f"not ready after {timeout} s:\n{process.stdout.read()}")
 
 
