@@ -185,8 +185,9 @@ def upload_ended(request: HttpRequest, item_id: str, payload: UploadEndedIn | No
     parts = None
     if payload is not None and payload.parts is not None:
         parts = [UploadedPart(number=p.number, etag=p.etag.strip('"'), size=0) for p in payload.parts]
-    uploads.upload_ended(actor=actor(request), item_id=item_id, parts=parts)
-    return _detail(request, item_id)
+    who = actor(request)
+    item = uploads.upload_ended(actor=who, item_id=item_id, parts=parts)
+    return item_out(selectors.item_detail(who, item), who)
 
 
 @item_router.post("/{item_id}/multipart/parts/", response=list[PartUrlOut], summary="Presigned URLs for parts")

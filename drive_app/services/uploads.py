@@ -132,10 +132,12 @@ def file_create(
                 raise title_conflict(existing)
             item = access_item(actor, existing.pk, need=Perm.EDIT)
         else:
-            title = resolve_title(parent, title, "rename" if on_conflict == "rename" else "error")
-            quota.check_room(parent.quota_owner_id, size)
+            if existing is not None:  # taken: a 409, or the first free "name (n)"
+                title = resolve_title(parent, title, "rename" if on_conflict == "rename" else "error")
+            quota.check_room(parent.quota_owner_id, size)  # before any row or S3 request
             item = new_child(parent, actor=actor, type=ItemType.FILE, title=title,
                              upload_state=UploadState.PENDING, mimetype=content_type)
+            return start_version(actor, item, size, content_type, sha, new_item=True)
         return start_version(actor, item, size, content_type, sha)
 
 
@@ -149,11 +151,19 @@ def version_create(*, actor: Any, item_id: Any, size: Any, content_type: Any = N
         return start_version(actor, item, size, content_type, sha)
 
 
-def start_version(actor: Any, item: Item, size: int, content_type: str, sha: str) -> UploadStart:
-    quota.check_room(item.quota_owner_id, size)
+def start_version(
+    actor: Any, item: Item, size: int, content_type: str, sha: str, *, new_item: bool = False
+) -> UploadStart:
+    """A pending version of ``item`` and where to send its bytes (the caller checked access;
+    ``new_item``: just created in this transaction, pending, quota room already checked)."""
+    if not new_item:
+        quota.check_room(item.quota_owner_id, size)
     store = get_blob_store()
     key = store.new_key("drive")
-    number = (FileVersion.objects.filter(item=item).aggregate(n=Max("number"))["n"] or 0) + 1
+    if new_item:
+        number = 1
+    else:
+        number = (FileVersion.objects.filter(item=item).aggregate(n=Max("number"))["n"] or 0) + 1
     version = FileVersion(
         item=item, number=number, key=key, declared_size=size, declared_mimetype=content_type,
         declared_sha256=sha, uploaded_by=actor if getattr(actor, "is_authenticated", False) else None,
@@ -167,8 +177,9 @@ def start_version(actor: Any, item: Item, size: int, content_type: str, sha: str
         version.multipart_upload_id = store.multipart_create(key, content_type=content_type)
         part_count = math.ceil(size / version.part_size)
     version.save()
-    Item.objects.filter(pk=item.pk).update(upload_state=UploadState.PENDING, updated_at=timezone.now())
-    item.upload_state = UploadState.PENDING
+    if not new_item:
+        Item.objects.filter(pk=item.pk).update(upload_state=UploadState.PENDING, updated_at=timezone.now())
+        item.upload_state = UploadState.PENDING
     return UploadStart(item=item, version=version, upload=upload, part_count=part_count)
 
 
@@ -317,9 +328,8 @@ def end_upload(item: Item, version: FileVersion, parts: list[UploadedPart] | Non
                 details={"item": str(item.pk), "size": info.size, "declared_size": version.declared_size},
             )
         else:
-            try:
-                with transaction.atomic():
-                    quota.charge(item.quota_owner_id, info.size)
+            try:  # a refusal is raised after plain queries: the transaction stays usable
+                quota.charge(item.quota_owner_id, info.size)
             except quota.QuotaExceeded as exc:
                 exc.details["item"] = str(item.pk)
                 refusal = exc
@@ -555,7 +565,7 @@ def _finish_ready(version_id: Any) -> str:
             fields.update(current_version=version, size=version.size, mimetype=version.mimetype,
                           sha256=version.sha256)
         Item.objects.filter(pk=item.pk).update(**fields)
-        apply_retention(item)
+        apply_retention(item, newest_number=version.number)
         from drive_app.previews import supports
 
         if supports(version.mimetype):  # no task for types that never get a preview
@@ -567,9 +577,13 @@ def _finish_ready(version_id: Any) -> str:
 # --- versions -----------------------------------------------------------------------------------------------
 
 
-def apply_retention(item: Item) -> int:
+def apply_retention(item: Item, *, newest_number: int | None = None) -> int:
     """Delete ready versions beyond ``DRIVE_VERSIONS_KEEP`` (and older than
-    ``DRIVE_VERSIONS_MAX_DAYS`` when set), never the current one. Returns how many."""
+    ``DRIVE_VERSIONS_MAX_DAYS`` when set), never the current one. Returns how many.
+    ``newest_number``: version numbers only grow, so a file whose newest version number is
+    within the limit cannot hold too many (no query)."""
+    if newest_number is not None and newest_number <= settings.DRIVE_VERSIONS_KEEP and not settings.DRIVE_VERSIONS_MAX_DAYS:
+        return 0
     ready = FileVersion.objects.filter(item=item, state=UploadState.READY).order_by("-number")
     current = Item.objects.filter(pk=item.pk).values_list("current_version", flat=True).first()
     doomed = list(ready.exclude(pk=current)[max(0, settings.DRIVE_VERSIONS_KEEP - 1):])
