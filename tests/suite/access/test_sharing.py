@@ -49,9 +49,8 @@ def test_find_access_on_an_ancestor_names_the_ancestor(tree):
     assert "inherited" in raised.value.message
     from django.utils import translation
 
-    with translation.override("fr"):
-        with pytest.raises(Conflict) as in_french:
-            find_access(child, access.pk)
+    with translation.override("fr"), pytest.raises(Conflict) as in_french:
+        find_access(child, access.pk)
     assert "hérité" in in_french.value.message
 
 
