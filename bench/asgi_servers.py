@@ -69,39 +69,41 @@ import asyncio
 import json
 import os
 import platform
-import re
 import secrets
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from environment import HOST, ROOT
 from http_load import run_load
+from processes import (
+    ChildProcess,
+    healthz_answers,
+    port_answers,
+    process_tree,
+    rss_kb,
+    suite_command,
+)
+from reporting import cpu_model, percentile
 
 from suite.embedded.engines import ensure_database_at, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 BENCH_EMAIL = "bench@communs.localhost"
 
 
 # --- environment ------------------------------------------------------------------------------
 
 
-
 def reachable(url: str) -> bool:
     parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or HOST, parts.port or 6379), timeout=1):
-            return True
-    except OSError:
-        return False
+    return port_answers(parts.hostname or HOST, parts.port or 6379)
 
 
 def server_env(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
@@ -123,19 +125,11 @@ def server_env(args: argparse.Namespace, data_dir: Path) -> dict[str, str]:
     return env
 
 
-
-def suite_cli(env: dict[str, str], *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "suite.cli", *argv], env=env, capture_output=True, text=True,
-        check=check, cwd=ROOT,
-    )
-
-
 def prepare(env: dict[str, str]) -> str:
     """Migrate, create the bench user if needed, return a fresh API token."""
-    suite_cli(env, "migrate")
-    suite_cli(env, "user", "create", "--email", BENCH_EMAIL, "--name", "Bench", check=False)
-    return suite_cli(env, "token", "create", "--user", BENCH_EMAIL, "--name", "bench").stdout.strip()
+    suite_command(env, "migrate")
+    suite_command(env, "user", "create", "--email", BENCH_EMAIL, "--name", "Bench", check=False)
+    return suite_command(env, "token", "create", "--user", BENCH_EMAIL, "--name", "bench")
 
 
 # --- servers ----------------------------------------------------------------------------------
@@ -156,15 +150,49 @@ async def hello_app(scope: dict, receive, send) -> None:  # type: ignore[no-unty
 def server_command(name: str, port: int, target: str = APP) -> list[str]:
     if name == "uvicorn":
         return [
-            sys.executable, "-m", "uvicorn", target, "--app-dir", str(ROOT / "bench"), "--host", HOST,
-            "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--ws", "websockets",
-            "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            target,
+            "--app-dir",
+            str(ROOT / "bench"),
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--ws",
+            "websockets",
+            "--lifespan",
+            "off",
+            "--no-access-log",
+            "--log-level",
+            "warning",
         ]
     if name == "granian":
         return [
-            sys.executable, "-m", "granian", "--interface", "asgi", "--host", HOST,
-            "--port", str(port), "--workers", "1", "--loop", "uvloop", "--no-access-log",
-            "--log-level", "warning", "--working-dir", str(ROOT / "bench"), target,
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "asgi",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--loop",
+            "uvloop",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--working-dir",
+            str(ROOT / "bench"),
+            target,
         ]
     raise ValueError(name)
 
@@ -174,55 +202,8 @@ def server_version(name: str) -> str:
     return getattr(module, "__version__", "?")
 
 
-def children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            child = int(stat.parent.name)
-            found.extend([child, *children(child)])
-    return found
-
-
 def tree_rss_mb(pid: int) -> float:
-    total = 0
-    for process in [pid, *children(pid)]:
-        try:
-            status = Path(f"/proc/{process}/status").read_text()
-        except OSError:
-            continue
-        match = re.search(r"VmRSS:\s+(\d+) kB", status)
-        total += int(match[1]) if match else 0
-    return total / 1024
-
-
-def wait_ready(base: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("server did not answer /healthz")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+    return rss_kb(process_tree(pid)) / 1024
 
 
 # --- HTTP load --------------------------------------------------------------------------------
@@ -230,16 +211,15 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 # --- websockets -------------------------------------------------------------------------------
 
 
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
-
-
-async def websocket_bench(base: str, token: str, clients: int, rounds: int, server_pid: int) -> dict[str, object]:
+async def websocket_bench(
+    base: str, token: str, clients: int, rounds: int, server_pid: int
+) -> dict[str, object]:
     import httpx
     import websockets
 
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}) as http:
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}
+    ) as http:
         semaphore = asyncio.Semaphore(16)
 
         async def ticket() -> str:
@@ -253,7 +233,9 @@ async def websocket_bench(base: str, token: str, clients: int, rounds: int, serv
 
     async def connect(ticket: str) -> tuple[object, float]:
         started = time.perf_counter()
-        connection = await websockets.connect(f"{ws_base}?ticket={ticket}", open_timeout=60, max_queue=None)
+        connection = await websockets.connect(
+            f"{ws_base}?ticket={ticket}", open_timeout=60, max_queue=None
+        )
         ready = json.loads(await connection.recv())
         assert ready["type"] == "session.ready", ready
         return connection, (time.perf_counter() - started) * 1000
@@ -285,13 +267,15 @@ async def websocket_bench(base: str, token: str, clients: int, rounds: int, serv
             try:
                 await connection.recv()
             except websockets.ConnectionClosed as closed:
-                close_codes[label] = f"{closed.rcvd.code} {closed.rcvd.reason}" if closed.rcvd else "none"
+                close_codes[label] = (
+                    f"{closed.rcvd.code} {closed.rcvd.reason}" if closed.rcvd else "none"
+                )
     return {
         "connect_p50_ms": statistics.median(connect_ms),
-        "connect_p99_ms": _percentile(connect_ms, 0.99),
+        "connect_p99_ms": percentile(connect_ms, 0.99),
         "connect_all_ms": connect_all_ms,
         "rtt_p50_ms": statistics.median(round_trips),
-        "rtt_p99_ms": _percentile(round_trips, 0.99),
+        "rtt_p99_ms": percentile(round_trips, 0.99),
         "pings_per_s": len(round_trips) / ping_elapsed,
         "rss_connected_mb": rss_connected,
         "close_codes": close_codes,
@@ -301,20 +285,17 @@ async def websocket_bench(base: str, token: str, clients: int, rounds: int, serv
 # --- driver -----------------------------------------------------------------------------------
 
 
-def start_server(name: str, env: dict[str, str], target: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(name: str, env: dict[str, str], target: str) -> tuple[ChildProcess, str]:
     port = free_port()
-    log = open(Path(env["SUITE_DATA_DIR"]) / f"{name}.log", "ab")  # noqa: SIM115
-    process = subprocess.Popen(
-        server_command(name, port, target), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    log.close()  # the child holds its own descriptor
     base = f"http://{HOST}:{port}"
-    try:
-        wait_ready(base, process)
-    except BaseException:
-        stop(process)
-        raise
+    process = ChildProcess(f"{name} server", env, Path(env["SUITE_DATA_DIR"]) / f"{name}.log")
+    process.launch(
+        server_command(name, port, target),
+        cwd=ROOT,
+        ready=lambda: healthz_answers(base),
+        timeout=60,
+        poll=0.2,
+    )
     return process, base
 
 
@@ -322,66 +303,91 @@ def bench_hello(name: str, args: argparse.Namespace, env: dict[str, str]) -> dic
     process, base = start_server(name, env, HELLO)
     try:
         run_load(base + "/", duration=1, connections=args.connections, token=None)
-        return run_load(base + "/", duration=args.duration, connections=args.connections, token=None)
+        return run_load(
+            base + "/", duration=args.duration, connections=args.connections, token=None
+        )
     finally:
-        stop(process)
+        process.stop()
 
 
-def bench_server(name: str, args: argparse.Namespace, env: dict[str, str], token: str) -> dict[str, object]:
+def bench_server(
+    name: str, args: argparse.Namespace, env: dict[str, str], token: str
+) -> dict[str, object]:
     process, base = start_server(name, env, APP)
     try:
         result: dict[str, object] = {"server": name, "version": server_version(name)}
         for path in ("/healthz", "/api/v1/users/me"):  # warm up imports, connections, caches
             run_load(base + path, duration=1, connections=args.connections, token=token)
         result["rss_idle_mb"] = tree_rss_mb(process.pid)
-        result["healthz"] = run_load(base + "/healthz", duration=args.duration, connections=args.connections, token=None)
+        result["healthz"] = run_load(
+            base + "/healthz", duration=args.duration, connections=args.connections, token=None
+        )
         result["me"] = run_load(
-            base + "/api/v1/users/me", duration=args.duration, connections=args.connections, token=token
+            base + "/api/v1/users/me",
+            duration=args.duration,
+            connections=args.connections,
+            token=token,
         )
         result["rss_after_http_mb"] = tree_rss_mb(process.pid)
-        result["ws"] = asyncio.run(websocket_bench(base, token, args.ws_clients, args.ws_rounds, process.pid))
-        result["processes"] = 1 + len(children(process.pid))
+        result["ws"] = asyncio.run(
+            websocket_bench(base, token, args.ws_clients, args.ws_rounds, process.pid)
+        )
+        result["processes"] = len(process_tree(process.pid))
     finally:
-        stop(process)
+        process.stop()
     result["hello"] = bench_hello(name, args, env)
     return result
 
 
 def machine() -> str:
-    cpu = "?"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split()[1] if shutil.which("wrk") else "none (python client)"
+    wrk = (
+        subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split()[1]
+        if shutil.which("wrk")
+        else "none (python client)"
+    )
     return (
-        f"{os.cpu_count()} cores {cpu}, Python {platform.python_version()}, wrk {wrk}, "
+        f"{os.cpu_count()} cores {cpu_model()}, Python {platform.python_version()}, wrk {wrk}, "
         f"{time.strftime('%Y-%m-%d')}"
     )
 
 
+def p50_p99(part: str, p50: str, p99: str, digits: int = 2) -> Callable[[Any], str]:
+    """A cell: ``results[part][p50] / results[part][p99]``."""
+    return lambda r: f"{r[part][p50]:.{digits}f} / {r[part][p99]:.{digits}f}"
+
+
 def table(results: list[dict[str, object]]) -> str:
-    rows = [
+    rows: list[tuple[str, Callable[[Any], str]]] = [
         ("version", lambda r: r["version"]),
         ("/healthz req/s", lambda r: f"{r['healthz']['rps']:.0f}"),
-        ("/healthz p50 / p99 ms", lambda r: f"{r['healthz']['p50_ms']:.2f} / {r['healthz']['p99_ms']:.2f}"),
+        ("/healthz p50 / p99 ms", p50_p99("healthz", "p50_ms", "p99_ms")),
         ("/api/v1/users/me req/s", lambda r: f"{r['me']['rps']:.0f}"),
-        ("/api/v1/users/me p50 / p99 ms", lambda r: f"{r['me']['p50_ms']:.2f} / {r['me']['p99_ms']:.2f}"),
+        ("/api/v1/users/me p50 / p99 ms", p50_p99("me", "p50_ms", "p99_ms")),
         ("HTTP errors", lambda r: f"{r['healthz']['errors'] + r['me']['errors']:.0f}"),
         ("bare ASGI app req/s (no Django)", lambda r: f"{r['hello']['rps']:.0f}"),
-        ("bare ASGI app p50 / p99 ms", lambda r: f"{r['hello']['p50_ms']:.2f} / {r['hello']['p99_ms']:.2f}"),
-        ("ws connect p50 / p99 ms", lambda r: f"{r['ws']['connect_p50_ms']:.1f} / {r['ws']['connect_p99_ms']:.1f}"),
+        ("bare ASGI app p50 / p99 ms", p50_p99("hello", "p50_ms", "p99_ms")),
+        ("ws connect p50 / p99 ms", p50_p99("ws", "connect_p50_ms", "connect_p99_ms", 1)),
         ("ws all clients ready ms", lambda r: f"{r['ws']['connect_all_ms']:.0f}"),
-        ("ws ping/pong p50 / p99 ms", lambda r: f"{r['ws']['rtt_p50_ms']:.2f} / {r['ws']['rtt_p99_ms']:.2f}"),
+        ("ws ping/pong p50 / p99 ms", p50_p99("ws", "rtt_p50_ms", "rtt_p99_ms")),
         ("ws ping/pong per s", lambda r: f"{r['ws']['pings_per_s']:.0f}"),
-        ("ws close (bad / no ticket)", lambda r: f"{r['ws']['close_codes'].get('bad_ticket')} / {r['ws']['close_codes'].get('no_ticket')}"),
+        (
+            "ws close (bad / no ticket)",
+            lambda r: " / ".join(
+                str(r["ws"]["close_codes"].get(key)) for key in ("bad_ticket", "no_ticket")
+            ),
+        ),
         ("RSS idle MB", lambda r: f"{r['rss_idle_mb']:.0f}"),
         ("RSS after HTTP load MB", lambda r: f"{r['rss_after_http_mb']:.0f}"),
         ("RSS with ws clients MB", lambda r: f"{r['ws']['rss_connected_mb']:.0f}"),
         ("processes", lambda r: f"{r['processes']:.0f}"),
     ]
-    lines = ["| | " + " | ".join(str(r["server"]) for r in results) + " |", "|---" * (len(results) + 1) + "|"]
-    lines += ["| " + label + " | " + " | ".join(cell(r) for r in results) + " |" for label, cell in rows]
+    lines = [
+        "| | " + " | ".join(str(r["server"]) for r in results) + " |",
+        "|---" * (len(results) + 1) + "|",
+    ]
+    lines += [
+        "| " + label + " | " + " | ".join(cell(r) for r in results) + " |" for label, cell in rows
+    ]
     return "\n".join(lines)
 
 
@@ -404,14 +410,22 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per HTTP measurement")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--ws-clients", type=int, default=200)
-    parser.add_argument("--ws-rounds", type=int, default=20, help="ping/pong round trips per client")
+    parser.add_argument(
+        "--ws-rounds", type=int, default=20, help="ping/pong round trips per client"
+    )
     parser.add_argument("--servers", default="uvicorn,granian")
     parser.add_argument(
         "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/communs_bench"),
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/communs_bench"
+        ),
     )
-    parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    parser.add_argument("--repeat", type=int, default=1, help="runs per server, interleaved; medians are reported")
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per server, interleaved; medians are reported"
+    )
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args()
 
@@ -426,7 +440,11 @@ def main() -> None:
         for repeat in range(args.repeat):
             # Alternate the order (A B, B A, ...) so drift in the machine's load is shared.
             for name in names if repeat % 2 == 0 else names[::-1]:
-                print(f"run {repeat + 1}/{args.repeat}: {name} (load average {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
+                print(
+                    f"run {repeat + 1}/{args.repeat}: {name} (load average {os.getloadavg()[0]:.2f})",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 runs[name].append(bench_server(name, args, env, token))
     if args.json:
         args.json.write_text(json.dumps(runs, indent=2))

@@ -29,10 +29,11 @@ import sys
 import time
 from pathlib import Path
 
+from reporting import cpu_model, postgresql_version
+
 from suite.embedded.engines import ensure_database_at
 
 ROOTS, FOLDERS, SUBFOLDERS, PAGES = 20, 10, 10, 4
-
 
 
 def setup_django(url: str) -> None:
@@ -82,8 +83,12 @@ def populate() -> dict:
 
     def add(path: str, depth: int, index: int, owner: User, children: int) -> Document:
         document = Document(
-            path=path, depth=depth, title=f"Document {len(documents)} niveau {depth}",
-            creator=owner, position=float(index + 1), child_counter=children,
+            path=path,
+            depth=depth,
+            title=f"Document {len(documents)} niveau {depth}",
+            creator=owner,
+            position=float(index + 1),
+            child_counter=children,
         )
         documents.append(document)
         levels[depth - 1].append(document)
@@ -109,10 +114,18 @@ def populate() -> dict:
     with connection.cursor() as cursor:
         cursor.execute("SELECT setval('docs_document_root_seq', %s)", [ROOTS])
 
-    accesses = [DocumentAccess(resource=root, user=root.creator, role=Role.OWNER) for root in levels[0]]
-    accesses += [DocumentAccess(resource=root, team=teams[0], role=Role.EDITOR) for root in levels[0][5:10]]
-    accesses += [DocumentAccess(resource=root, team=teams[2], role=Role.READER) for root in levels[0][10:15]]
-    accesses += [DocumentAccess(resource=sub, user=me, role=Role.READER) for sub in levels[2][1000:1050]]
+    accesses = [
+        DocumentAccess(resource=root, user=root.creator, role=Role.OWNER) for root in levels[0]
+    ]
+    accesses += [
+        DocumentAccess(resource=root, team=teams[0], role=Role.EDITOR) for root in levels[0][5:10]
+    ]
+    accesses += [
+        DocumentAccess(resource=root, team=teams[2], role=Role.READER) for root in levels[0][10:15]
+    ]
+    accesses += [
+        DocumentAccess(resource=sub, user=me, role=Role.READER) for sub in levels[2][1000:1050]
+    ]
     accesses += [
         DocumentAccess(resource=sub, user=users[1 + i % 49], role=Role.COMMENTER)
         for i, sub in enumerate(levels[2][:500])
@@ -173,23 +186,11 @@ def measure(client, headers: dict, path: str, requests: int) -> tuple[float, flo
 
 
 def machine() -> str:
-    from django.db import connection
-
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        (pg,) = cursor.fetchone()
+    pg = postgresql_version()
     import django
 
     return (
-        f"{os.cpu_count()} cores {cpu}, Python {platform.python_version()}, Django "
+        f"{os.cpu_count()} cores {cpu_model()}, Python {platform.python_version()}, Django "
         f"{django.get_version()}, PostgreSQL {pg} on the same machine, "
         f"{time.strftime('%Y-%m-%d')}"
     )
@@ -223,7 +224,10 @@ def main() -> None:
         ("GET /api/v1/documents/?limit=50 (entry points)", f"{api}?limit=50"),
         ("GET /api/v1/documents/?limit=5", f"{api}?limit=5"),
         ("GET /api/v1/documents/?scope=shared&limit=50", f"{api}?scope=shared&limit=50"),
-        ("GET /api/v1/documents/?q=document 1234&limit=50 (search)", f"{api}?q=document%201234&limit=50"),
+        (
+            "GET /api/v1/documents/?q=document 1234&limit=50 (search)",
+            f"{api}?q=document%201234&limit=50",
+        ),
         ("GET /api/v1/documents/?parent=<root>", f"{api}?parent={ids['root'].pk}"),
         ("GET /api/v1/documents/?parent=<sub-folder>", f"{api}?parent={ids['subfolder'].pk}"),
         ("GET /{id}/children (root, 10 children)", f"{api}{ids['root'].pk}/children"),

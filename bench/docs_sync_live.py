@@ -15,21 +15,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-from docs_sync_env import (
-    STEP1_EMPTY,
-    CpuMeter,
-    Server,
-    Tickets,
-    child,
-    new_document,
-    status_kb,
-    ticket,
-)
+from docs_sync_env import STEP1_EMPTY, Tickets, child, new_document, ticket
+from processes import CpuWindow, Server, pids_named, status_kb
 
 BENCH = Path(__file__).resolve().parent
 
 
 # --- 3. N clients ----------------------------------------------------------------------------
+
+
+def server_cpu(server_pid: int) -> CpuWindow:
+    """CPU of the server and of PostgreSQL + Redis; see :func:`cpu_percent`."""
+    return CpuWindow(
+        {"server": lambda: [server_pid], "engines": lambda: pids_named("postgres", "redis-server")}
+    )
+
+
+def cpu_percent(window: CpuWindow) -> dict[str, float]:
+    percent = window.percent
+    return {
+        "server_cpu_percent": percent["server"],
+        "engines_cpu_percent": percent["engines"],
+    }
 
 
 def run_load_client(
@@ -44,7 +51,7 @@ def run_load_client(
         "modules": str(modules),
         "deflate": deflate,
     }
-    meter = CpuMeter(server_pid)
+    meter = server_cpu(server_pid)
     process = subprocess.Popen(
         ["node", str(BENCH / "docs_sync_load.mjs"), json.dumps(config)],
         stdout=subprocess.PIPE,
@@ -59,7 +66,8 @@ def run_load_client(
         if line == "MEASURE_START":
             meter.start()
         elif line == "MEASURE_END":
-            cpu = meter.stop()
+            meter.stop()
+            cpu = cpu_percent(meter)
         elif line.startswith("{"):
             result = json.loads(line)
     process.wait(60)
@@ -187,10 +195,11 @@ async def hold_sockets(
     seconds = time.perf_counter() - started
     await asyncio.sleep(2)
     after = server.rss_kb()
-    meter = CpuMeter(server.pid)
+    meter = server_cpu(server.pid)
     meter.start()
     await asyncio.sleep(idle_seconds)
-    idle = meter.stop()
+    meter.stop()
+    idle = cpu_percent(meter)
     await asyncio.gather(*(websocket.close() for websocket in sockets))
     count = len(ids) - 1
     return {

@@ -15,16 +15,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from docs_sync_env import (
-    STEP1_EMPTY,
-    Server,
-    child,
-    log_rows,
-    new_document,
-    status_kb,
-    summary,
-    ticket,
-)
+from docs_sync_env import STEP1_EMPTY, child, log_rows, new_document, ticket
+from processes import Server, status_kb
+from reporting import summary
 
 EMPTY_STATE_VECTOR = b"\x00"
 

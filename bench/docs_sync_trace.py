@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-CACHE_DIR = Path(__file__).resolve().parent / ".cache"
+from environment import CACHE_DIR
+
 MAGIC = b"YUPDATES1\n"
 TEXT_NAME = "text"
 

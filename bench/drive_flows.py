@@ -1,7 +1,7 @@
 """Client side of bench/drive.py: the drive API flow (create, presigned PUT or multipart part
 PUTs, upload-ended, download redirect) and the raw boto3 calls it is compared with, run by
-a pool of threads with keep-alive connections on both sides; plus the /proc samplers (RSS
-over time, CPU per process group) that say what the server and the engines did meanwhile.
+a pool of threads with keep-alive connections on both sides (what the server and the engines
+did meanwhile is read by the samplers of ``processes.py``).
 
 Fairness: the API side uses one ``requests.Session`` per thread for the API and another for
 S3 (a presigned URL must not carry the API's ``Authorization`` header); the raw side uses
@@ -20,14 +20,12 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import requests
+from reporting import MIB
 
 API = "/api/v1/drive"
-MB = 1_000_000
-MIB = 1024 * 1024
 READ_CHUNK = MIB  # what clients read per call when streaming a download to nowhere
 
 
@@ -37,7 +35,9 @@ class FlowError(RuntimeError):
 
 def _check(response: requests.Response, status: int, what: str) -> requests.Response:
     if response.status_code != status:
-        raise FlowError(f"{what}: HTTP {response.status_code} (expected {status}): {response.text[:500]}")
+        raise FlowError(
+            f"{what}: HTTP {response.status_code} (expected {status}): {response.text[:500]}"
+        )
     return response
 
 
@@ -79,38 +79,59 @@ class DriveApi:
             self._sessions.clear()
 
     def folder(self, title: str) -> str:
-        response = self.api().post(f"{self.base}/items/", json={"type": "folder", "title": title,
-                                                                 "on_conflict": "rename"}, timeout=60)
+        response = self.api().post(
+            f"{self.base}/items/",
+            json={"type": "folder", "title": title, "on_conflict": "rename"},
+            timeout=60,
+        )
         return _check(response, 201, "create folder").json()["id"]
 
-    def create_file(self, title: str, size: int, parent: str | None, sha256: str | None = None) -> dict[str, Any]:
+    def create_file(
+        self, title: str, size: int, parent: str | None, sha256: str | None = None
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {"type": "file", "title": title, "parent": parent, "size": size}
         if sha256:
             payload["sha256"] = sha256
-        return _check(self.api().post(f"{self.base}/items/", json=payload, timeout=60), 201, "create file").json()
+        return _check(
+            self.api().post(f"{self.base}/items/", json=payload, timeout=60), 201, "create file"
+        ).json()
 
-    def put(self, request: dict[str, Any], data: bytes | memoryview, *, what: str = "presigned PUT") -> str:
-        response = self.s3().request(request["method"], request["url"], data=data, headers=request["headers"],
-                                     timeout=600)
+    def put(
+        self, request: dict[str, Any], data: bytes | memoryview, *, what: str = "presigned PUT"
+    ) -> str:
+        response = self.s3().request(
+            request["method"], request["url"], data=data, headers=request["headers"], timeout=600
+        )
         return _check(response, 200, what).headers.get("ETag", "")
 
     def part_urls(self, item_id: str, numbers: list[int]) -> dict[int, dict[str, Any]]:
         urls: dict[int, dict[str, Any]] = {}
         for start in range(0, len(numbers), 1000):  # the API gives at most 1000 at a time
-            response = self.api().post(f"{self.base}/items/{item_id}/multipart/parts/",
-                                       json={"parts": numbers[start:start + 1000]}, timeout=60)
-            urls.update({entry["number"]: entry for entry in _check(response, 200, "part URLs").json()})
+            response = self.api().post(
+                f"{self.base}/items/{item_id}/multipart/parts/",
+                json={"parts": numbers[start : start + 1000]},
+                timeout=60,
+            )
+            urls.update(
+                {entry["number"]: entry for entry in _check(response, 200, "part URLs").json()}
+            )
         return urls
 
     def upload_ended(self, item_id: str) -> dict[str, Any]:
-        response = self.api().post(f"{self.base}/items/{item_id}/upload-ended/", json={}, timeout=600)
+        response = self.api().post(
+            f"{self.base}/items/{item_id}/upload-ended/", json={}, timeout=600
+        )
         return _check(response, 200, "upload-ended").json()
 
     def download_location(self, item_id: str) -> str:
-        response = self.api().get(f"{self.base}/items/{item_id}/download/", allow_redirects=False, timeout=60)
+        response = self.api().get(
+            f"{self.base}/items/{item_id}/download/", allow_redirects=False, timeout=60
+        )
         return _check(response, 302, "download").headers["Location"]
 
-    def get_to_nowhere(self, url: str, *, headers: dict[str, str] | None = None, status: int = 200) -> int:
+    def get_to_nowhere(
+        self, url: str, *, headers: dict[str, str] | None = None, status: int = 200
+    ) -> int:
         """GET a presigned URL, reading the body in 1 MiB chunks and dropping them."""
         with self.s3().get(url, headers=headers, stream=True, timeout=600) as response:
             _check(response, status, "presigned GET")
@@ -163,13 +184,20 @@ def raw_client(s3: dict[str, str], *, pool: int = 32) -> Any:
     from botocore.config import Config
 
     config = Config(
-        signature_version="s3v4", s3={"addressing_style": "path"}, max_pool_connections=pool,
-        request_checksum_calculation="when_required", response_checksum_validation="when_required",
+        signature_version="s3v4",
+        s3={"addressing_style": "path"},
+        max_pool_connections=pool,
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
         retries={"max_attempts": 1, "mode": "standard"},
     )
     return boto3.session.Session().client(
-        "s3", endpoint_url=s3["S3_ENDPOINT_URL"], aws_access_key_id=s3["S3_ACCESS_KEY_ID"],
-        aws_secret_access_key=s3["S3_SECRET_ACCESS_KEY"], region_name="us-east-1", config=config,
+        "s3",
+        endpoint_url=s3["S3_ENDPOINT_URL"],
+        aws_access_key_id=s3["S3_ACCESS_KEY_ID"],
+        aws_secret_access_key=s3["S3_SECRET_ACCESS_KEY"],
+        region_name="us-east-1",
+        config=config,
     )
 
 
@@ -200,19 +228,27 @@ def raw_delete_prefix(client: Any, bucket: str, prefix: str) -> int:
 def transfer_config(part_size: int, workers: int) -> Any:
     from boto3.s3.transfer import TransferConfig
 
-    return TransferConfig(multipart_threshold=part_size, multipart_chunksize=part_size,
-                          max_concurrency=workers, use_threads=True, preferred_transfer_client="classic")
+    return TransferConfig(
+        multipart_threshold=part_size,
+        multipart_chunksize=part_size,
+        max_concurrency=workers,
+        use_threads=True,
+        preferred_transfer_client="classic",
+    )
 
 
-def raw_multipart_upload(client: Any, bucket: str, key: str, data: bytes, part_size: int, workers: int) -> float:
+def raw_multipart_upload(
+    client: Any, bucket: str, key: str, data: bytes, part_size: int, workers: int
+) -> float:
     """boto3's own multipart upload (s3transfer) with the API's part size and concurrency."""
     started = time.perf_counter()
     client.upload_fileobj(io.BytesIO(data), bucket, key, Config=transfer_config(part_size, workers))
     return time.perf_counter() - started
 
 
-def raw_large_download(client: Any, bucket: str, key: str, size: int, part_size: int, workers: int,
-                       *, parallel: bool) -> float:
+def raw_large_download(
+    client: Any, bucket: str, key: str, size: int, part_size: int, workers: int, *, parallel: bool
+) -> float:
     """``download_fileobj`` (parallel ranged GETs) or one ``get_object`` stream, to nowhere."""
     started = time.perf_counter()
     if parallel:
@@ -243,9 +279,15 @@ class LargeUpload:
     marks: dict[str, float] = field(default_factory=dict)
 
 
-def api_multipart_upload(api: DriveApi, title: str, data: bytes, parent: str | None, workers: int,
-                         wait_ready: Callable[[str, float], tuple[str, str]],
-                         mark: Callable[[str], None] = lambda _phase: None) -> LargeUpload:
+def api_multipart_upload(
+    api: DriveApi,
+    title: str,
+    data: bytes,
+    parent: str | None,
+    workers: int,
+    wait_ready: Callable[[str, float], tuple[str, str]],
+    mark: Callable[[str], None] = lambda _phase: None,
+) -> LargeUpload:
     """The multipart flow a browser runs: create, all part URLs in one call, ``workers``
     parallel part PUTs, upload-ended, then wait until the analysis has made it ``ready``.
 
@@ -264,7 +306,9 @@ def api_multipart_upload(api: DriveApi, title: str, data: bytes, parent: str | N
     view = memoryview(data)
 
     def send(number: int) -> str:
-        return api.put(urls[number], view[(number - 1) * part_size: number * part_size], what=f"part {number}")
+        return api.put(
+            urls[number], view[(number - 1) * part_size : number * part_size], what=f"part {number}"
+        )
 
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(send, range(1, part_count + 1)))
@@ -281,8 +325,9 @@ def api_multipart_upload(api: DriveApi, title: str, data: bytes, parent: str | N
     return flow
 
 
-def api_large_download(api: DriveApi, item_id: str, size: int, part_size: int, workers: int,
-                       *, parallel: bool) -> float:
+def api_large_download(
+    api: DriveApi, item_id: str, size: int, part_size: int, workers: int, *, parallel: bool
+) -> float:
     """Redirect, then one presigned GET stream, or ``workers`` ranged GETs of ``part_size``
     on the same URL (what a download manager does; Range is not part of the signature)."""
     started = time.perf_counter()
@@ -292,8 +337,14 @@ def api_large_download(api: DriveApi, item_id: str, size: int, part_size: int, w
     else:
         ranges = [(start, min(size, start + part_size) - 1) for start in range(0, size, part_size)]
         with ThreadPoolExecutor(workers) as pool:
-            got = sum(pool.map(lambda r: api.get_to_nowhere(location, headers={"Range": f"bytes={r[0]}-{r[1]}"},
-                                                            status=206), ranges))
+            got = sum(
+                pool.map(
+                    lambda r: api.get_to_nowhere(
+                        location, headers={"Range": f"bytes={r[0]}-{r[1]}"}, status=206
+                    ),
+                    ranges,
+                )
+            )
     if got != size:
         raise FlowError(f"downloaded {got} bytes, expected {size}")
     return time.perf_counter() - started
@@ -302,7 +353,9 @@ def api_large_download(api: DriveApi, item_id: str, size: int, part_size: int, w
 # --- running a batch -----------------------------------------------------------------------------------
 
 
-def run_batch(function: Callable[[Any], Any], jobs: Iterable[Any], workers: int) -> tuple[float, list[Any]]:
+def run_batch(
+    function: Callable[[Any], Any], jobs: Iterable[Any], workers: int
+) -> tuple[float, list[Any]]:
     """Run ``function`` over ``jobs`` with ``workers`` threads: (wall seconds, results)."""
     jobs = list(jobs)
     started = time.perf_counter()
@@ -326,122 +379,3 @@ def random_files(count: int, size: int) -> list[bytes]:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-# --- /proc ------------------------------------------------------------------------------------------------
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-
-
-def session_pids(session_id: int) -> list[int]:
-    """Processes of a session (a child started with ``start_new_session``, and its children)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
-            if fields is not None and int(fields[3]) == session_id:
-                found.append(int(entry.name))
-    return found
-
-
-def rss_kb(pids: Iterable[int]) -> int:
-    """Sum of VmRSS over ``pids`` (those gone count 0)."""
-    total = 0
-    for pid in pids:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-                    break
-        except OSError:
-            continue
-    return total
-
-
-def cpu_seconds(pids: Iterable[int]) -> float:
-    total = 0.0
-    for pid in pids:
-        fields = _stat_fields(pid)
-        if fields is not None:
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return total
-
-
-ProcessGroups = dict[str, Callable[[], list[int]]]
-
-
-class CpuWindow:
-    """CPU seconds used by each group of processes between ``start`` and ``stop`` (processes
-    that come and go inside the window count as far as /proc can tell)."""
-
-    def __init__(self, groups: ProcessGroups):
-        self.groups = groups
-        self.before: dict[str, dict[int, float]] = {}
-        self.started = 0.0
-
-    def _sample(self) -> dict[str, dict[int, float]]:
-        return {name: {pid: cpu_seconds([pid]) for pid in pids()} for name, pids in self.groups.items()}
-
-    def start(self) -> None:
-        self.before, self.started = self._sample(), time.monotonic()
-
-    def stop(self) -> dict[str, float]:
-        after, elapsed = self._sample(), time.monotonic() - self.started
-        used = {
-            name: sum(max(0.0, seconds - self.before[name].get(pid, 0.0)) for pid, seconds in pids.items())
-            for name, pids in after.items()
-        }
-        return {"elapsed": elapsed, **used}
-
-
-class RssSampler:
-    """Samples the RSS of each group every ``interval`` seconds in a thread; ``mark`` names
-    the phase the following samples belong to."""
-
-    def __init__(self, groups: ProcessGroups, interval: float = 0.02):
-        self.groups = groups
-        self.interval = interval
-        self.phase = "before"
-        self.samples: list[tuple[float, str, dict[str, int]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._pids = {name: pids() for name, pids in groups.items()}
-
-    def _run(self) -> None:
-        started = time.monotonic()
-        while not self._stop.is_set():
-            self.samples.append((time.monotonic() - started, self.phase,
-                                 {name: rss_kb(pids) for name, pids in self._pids.items()}))
-            self._stop.wait(self.interval)
-
-    def mark(self, phase: str) -> None:
-        self.phase = phase
-
-    def __enter__(self) -> RssSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def summary(self) -> dict[str, dict[str, Any]]:
-        """Per group: RSS at the start, and per phase the lowest and highest sample (kB)."""
-        result: dict[str, dict[str, Any]] = {}
-        for name in self.groups:
-            phases: dict[str, list[int]] = {}
-            for _at, phase, values in self.samples:
-                phases.setdefault(phase, []).append(values[name])
-            result[name] = {
-                "start_kb": self.samples[0][2][name] if self.samples else 0,
-                "peak_kb": max((values[name] for _at, _phase, values in self.samples), default=0),
-                "phases": {phase: {"min_kb": min(v), "max_kb": max(v), "n": len(v)} for phase, v in phases.items()},
-            }
-        return result

@@ -28,41 +28,57 @@ import requests
 API = "/api/v1/drive"
 PROJECT_PACKAGES = ("suite", "drive_app", "bench")
 
-# (label, file suffix, function name): functions whose cumulative time is reported.
-CREATE_FUNCTIONS = [
-    ("`file_create` (service, whole)", "services/uploads.py", "file_create"),
-    ("`parent_for` (access check of the parent)", "services/items.py", "parent_for"),
-    ("`workspace_for`", "services/items.py", "workspace_for"),
-    ("title conflict check (`_sibling_with_title`, `resolve_title`)", "services/items.py", "resolve_title"),
-    ("`quota.check_room`", "drive_app/quota.py", "check_room"),
-    ("`new_child` (insert)", "services/items.py", "new_child"),
-    ("presigned PUT signing", "s3/store.py", "presigned_put"),
-    ("`item_detail` (re-read with annotations)", "selectors/items.py", "item_detail"),
-    ("`item_out` (serialization, abilities)", "schemas/items.py", "item_out"),
-    ("token authentication", "identity/auth.py", "authenticate"),
+# (endpoint, label, file suffix, function name): the functions whose cumulative time is
+# reported for each endpoint; one function a line.
+# fmt: off
+PROFILED_FUNCTIONS = [
+    ("create", "`file_create` (service, whole)", "services/uploads.py", "file_create"),
+    ("create", "`parent_for` (access check of the parent)", "services/items.py", "parent_for"),
+    ("create", "`workspace_for`", "services/items.py", "workspace_for"),
+    ("create", "title conflict check (`_sibling_with_title`, `resolve_title`)", "services/items.py", "resolve_title"),
+    ("create", "`quota.check_room`", "drive_app/quota.py", "check_room"),
+    ("create", "`new_child` (insert)", "services/items.py", "new_child"),
+    ("create", "presigned PUT signing", "s3/store.py", "presigned_put"),
+    ("create", "`item_detail` (re-read with annotations)", "selectors/items.py", "item_detail"),
+    ("create", "`item_out` (serialization, abilities)", "schemas/items.py", "item_out"),
+    ("create", "token authentication", "identity/auth.py", "authenticate"),
+    ("ended", "`upload_ended` (service, whole)", "services/uploads.py", "upload_ended"),
+    ("ended", "`pending_version` (access check + pending version)", "services/uploads.py", "pending_version"),
+    ("ended", "S3 HEAD (`store.head`)", "s3/store.py", "head"),
+    ("ended", "`quota.charge` (row lock)", "drive_app/quota.py", "charge"),
+    ("ended", "`analyze` (read back, SHA-256, type, scan, finish)", "services/uploads.py", "analyze"),
+    ("ended", "of which S3 GET opened (`store.open`, twice: hash pass and scan pass)", "s3/store.py", "open"),
+    ("ended", "of which reading the body (`iter_chunks`)", "storage/base.py", "iter_chunks"),
+    ("ended", "of which `scan_blob` (noop scanner: opens the object, reads nothing)", "drive_app/scanning.py", "scan_blob"),
+    ("ended", "of which `_finish_ready`", "services/uploads.py", "_finish_ready"),
+    ("ended", "of which `apply_retention`", "services/uploads.py", "apply_retention"),
+    ("ended", "Celery enqueue of `make_preview` (Redis)", "celery/app/task.py", "apply_async"),
+    ("ended", "`access_item` (final re-read)", "drive_app/permissions.py", "access_item"),
+    ("ended", "`item_detail` (re-read with annotations)", "selectors/items.py", "item_detail"),
+    ("ended", "`item_out`", "schemas/items.py", "item_out"),
+    ("download", "`download_url` (service, whole)", "services/uploads.py", "download_url"),
+    ("download", "`access_item`", "drive_app/permissions.py", "access_item"),
+    ("download", "`item_visit` (recent list: upsert of a visit row)", "services/items.py", "item_visit"),
+    ("download", "presigned GET signing", "s3/store.py", "presigned_get"),
+    ("download", "token authentication", "identity/auth.py", "authenticate"),
 ]
-ENDED_FUNCTIONS = [
-    ("`upload_ended` (service, whole)", "services/uploads.py", "upload_ended"),
-    ("`pending_version` (access check + pending version)", "services/uploads.py", "pending_version"),
-    ("S3 HEAD (`store.head`)", "s3/store.py", "head"),
-    ("`quota.charge` (row lock)", "drive_app/quota.py", "charge"),
-    ("`analyze` (read back, SHA-256, type, scan, finish)", "services/uploads.py", "analyze"),
-    ("of which S3 GET opened (`store.open`, twice: hash pass and scan pass)", "s3/store.py", "open"),
-    ("of which reading the body (`iter_chunks`)", "storage/base.py", "iter_chunks"),
-    ("of which `scan_blob` (noop scanner: opens the object, reads nothing)", "drive_app/scanning.py", "scan_blob"),
-    ("of which `_finish_ready`", "services/uploads.py", "_finish_ready"),
-    ("of which `apply_retention`", "services/uploads.py", "apply_retention"),
-    ("Celery enqueue of `make_preview` (Redis)", "celery/app/task.py", "apply_async"),
-    ("`access_item` (final re-read)", "drive_app/permissions.py", "access_item"),
-    ("`item_detail` (re-read with annotations)", "selectors/items.py", "item_detail"),
-    ("`item_out`", "schemas/items.py", "item_out"),
-]
+# fmt: on
+ENDPOINTS = tuple(
+    (endpoint, [row[1:] for row in PROFILED_FUNCTIONS if row[0] == endpoint])
+    for endpoint in ("create", "ended", "download")
+)
 
 
 def _cumulative(stats: pstats.Stats, suffix: str, name: str) -> tuple[float, int]:
     """(cumulative seconds, primitive calls) of a function, summed over its definitions."""
     seconds, calls = 0.0, 0
-    for (filename, _line, function), (primitive, _total, _tt, cumulative, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+    for (filename, _line, function), (
+        primitive,
+        _total,
+        _tt,
+        cumulative,
+        _callers,
+    ) in stats.stats.items():  # type: ignore[attr-defined]
         if function == name and filename.endswith(suffix):
             seconds += cumulative
             calls += primitive
@@ -72,7 +88,13 @@ def _cumulative(stats: pstats.Stats, suffix: str, name: str) -> tuple[float, int
 def _top_own(stats: pstats.Stats, count: int) -> list[tuple[str, float, int]]:
     """The functions with the most own time (``tottime``): (where, seconds, calls)."""
     rows = []
-    for (filename, line, function), (_primitive, total_calls, own, _cumulative, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+    for (filename, line, function), (
+        _primitive,
+        total_calls,
+        own,
+        _cumulative,
+        _callers,
+    ) in stats.stats.items():  # type: ignore[attr-defined]
         where = filename
         for marker in ("site-packages/", "lib/python3.11/", "/main/"):
             if marker in filename:
@@ -87,7 +109,13 @@ def _by_package(stats: pstats.Stats) -> dict[str, float]:
     project's top-level package, the standard library, or C built-ins (socket I/O, hashing,
     libmagic... called from any of them)."""
     totals: dict[str, float] = {}
-    for (filename, _line, _function), (_primitive, _calls, own, _cumulative, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+    for (filename, _line, _function), (
+        _primitive,
+        _calls,
+        own,
+        _cumulative,
+        _callers,
+    ) in stats.stats.items():  # type: ignore[attr-defined]
         if "site-packages/" in filename:
             package = filename.split("site-packages/", 1)[1].split("/", 1)[0]
         elif filename.startswith("~") or filename == "":
@@ -111,22 +139,12 @@ def _shapes(queries: list[dict[str, Any]]) -> list[str]:
         for keyword in (" FROM ", "INTO ", "UPDATE "):
             index = sql.upper().find(keyword)
             if index >= 0:
-                table = sql[index + len(keyword):].split()[0].strip('"')
+                table = sql[index + len(keyword) :].split()[0].strip('"')
                 break
         if verb == "SELECT" and "FOR UPDATE" in sql.upper():
             verb = "SELECT FOR UPDATE"
         shapes.append(f"{verb} {table}".strip())
     return shapes
-
-
-DOWNLOAD_FUNCTIONS = [
-    ("`download_url` (service, whole)", "services/uploads.py", "download_url"),
-    ("`access_item`", "drive_app/permissions.py", "access_item"),
-    ("`item_visit` (recent list: upsert of a visit row)", "services/items.py", "item_visit"),
-    ("presigned GET signing", "s3/store.py", "presigned_get"),
-    ("token authentication", "identity/auth.py", "authenticate"),
-]
-ENDPOINTS = (("create", CREATE_FUNCTIONS), ("ended", ENDED_FUNCTIONS), ("download", DOWNLOAD_FUNCTIONS))
 
 
 def profile_small_uploads(token: str, files: list[bytes], parent: str | None) -> dict[str, Any]:
@@ -140,8 +158,13 @@ def profile_small_uploads(token: str, files: list[bytes], parent: str | None) ->
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
     s3 = requests.Session()
 
-    def call(row: dict[str, Any], name: str, profilers: dict[str, cProfile.Profile] | None,
-             send: Any, status: int) -> Any:
+    def call(
+        row: dict[str, Any],
+        name: str,
+        profilers: dict[str, cProfile.Profile] | None,
+        send: Any,
+        status: int,
+    ) -> Any:
         connection.queries_log.clear()  # the log keeps 9,000 queries: never let it fill up
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
@@ -155,18 +178,44 @@ def profile_small_uploads(token: str, files: list[bytes], parent: str | None) ->
         row[f"{name}_queries"] = list(queries.captured_queries)
         return response
 
-    def one(index: int, data: bytes, profilers: dict[str, cProfile.Profile] | None) -> dict[str, Any]:
+    def one(
+        index: int, data: bytes, profilers: dict[str, cProfile.Profile] | None
+    ) -> dict[str, Any]:
         row: dict[str, Any] = {}
-        payload = {"type": "file", "title": f"profile-{index}-{time.monotonic_ns()}.bin", "parent": parent,
-                   "size": len(data)}
-        item = call(row, "create", profilers,
-                    lambda: client.post(f"{API}/items/", payload, content_type="application/json"), 201).json()
+        payload = {
+            "type": "file",
+            "title": f"profile-{index}-{time.monotonic_ns()}.bin",
+            "parent": parent,
+            "size": len(data),
+        }
+        item = call(
+            row,
+            "create",
+            profilers,
+            lambda: client.post(f"{API}/items/", payload, content_type="application/json"),
+            201,
+        ).json()
         upload = item["upload"]
-        s3.request(upload["method"], upload["url"], data=data, headers=upload["headers"], timeout=60).raise_for_status()
-        ended = call(row, "ended", profilers, lambda: client.post(
-            f"{API}/items/{item['id']}/upload-ended/", {}, content_type="application/json"), 200)
+        s3.request(
+            upload["method"], upload["url"], data=data, headers=upload["headers"], timeout=60
+        ).raise_for_status()
+        ended = call(
+            row,
+            "ended",
+            profilers,
+            lambda: client.post(
+                f"{API}/items/{item['id']}/upload-ended/", {}, content_type="application/json"
+            ),
+            200,
+        )
         assert ended.json()["upload_state"] == "ready", ended.content
-        call(row, "download", profilers, lambda: client.get(f"{API}/items/{item['id']}/download/"), 302)
+        call(
+            row,
+            "download",
+            profilers,
+            lambda: client.get(f"{API}/items/{item['id']}/download/"),
+            302,
+        )
         return row
 
     for index in range(3):  # warm-up: connections, caches, first-call imports
@@ -254,5 +303,9 @@ def analysis_seconds(item_id: str) -> dict[str, Any]:
     item = Item.objects.get(pk=item_id)
     version = FileVersion.objects.filter(item=item).order_by("-number").first()
     assert version is not None and version.uploaded_at is not None
-    return {"analysis_s": (item.updated_at - version.uploaded_at).total_seconds(), "key": version.key,
-            "sha256": version.sha256, "state": version.state}
+    return {
+        "analysis_s": (item.updated_at - version.uploaded_at).total_seconds(),
+        "key": version.key,
+        "sha256": version.sha256,
+        "state": version.state,
+    }

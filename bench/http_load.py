@@ -30,7 +30,9 @@ def run_wrk(url: str, *, duration: int, connections: int, token: str | None) -> 
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),
         "p50_ms": _ms(percentiles["50"]),
@@ -40,7 +42,9 @@ def run_wrk(url: str, *, duration: int, connections: int, token: str | None) -> 
     }
 
 
-async def _keepalive_worker(host: str, port: int, request: bytes, until: float, latencies: list[float], errors: list[int]) -> None:
+async def _keepalive_worker(
+    host: str, port: int, request: bytes, until: float, latencies: list[float], errors: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < until:
@@ -71,7 +75,10 @@ def python_load(url: str, duration: int, connections: int, token: str | None) ->
     async def main() -> None:
         until = time.perf_counter() + duration
         await asyncio.gather(
-            *(_keepalive_worker(parts.hostname, parts.port, request, until, latencies, errors) for _ in range(connections))
+            *(
+                _keepalive_worker(parts.hostname, parts.port, request, until, latencies, errors)
+                for _ in range(connections)
+            )
         )
 
     started = time.perf_counter()
@@ -89,7 +96,9 @@ def python_load(url: str, duration: int, connections: int, token: str | None) ->
 def run_load(url: str, *, duration: int, connections: int, token: str | None) -> dict[str, float]:
     if shutil.which("wrk"):
         return run_wrk(url, duration=duration, connections=connections, token=token)
-    config = json.dumps({"url": url, "duration": duration, "connections": connections, "token": token})
+    config = json.dumps(
+        {"url": url, "duration": duration, "connections": connections, "token": token}
+    )
     output = subprocess.run(
         [sys.executable, __file__, config], capture_output=True, text=True, check=True
     ).stdout
@@ -98,4 +107,10 @@ def run_load(url: str, *, duration: int, connections: int, token: str | None) ->
 
 if __name__ == "__main__":
     settings = json.loads(sys.argv[1])
-    print(json.dumps(python_load(settings["url"], settings["duration"], settings["connections"], settings["token"])))
+    print(
+        json.dumps(
+            python_load(
+                settings["url"], settings["duration"], settings["connections"], settings["token"]
+            )
+        )
+    )
