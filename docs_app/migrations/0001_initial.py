@@ -6,8 +6,9 @@ import django.db.models.deletion
 import django.db.models.functions.text
 import django.utils.timezone
 from django.conf import settings
-from django.contrib.postgres.operations import TrigramExtension, UnaccentExtension
 from django.db import migrations, models
+
+from suite.access import migration_ops
 
 
 class Migration(migrations.Migration):
@@ -19,19 +20,7 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
-    operations = [
-        UnaccentExtension(),
-        TrigramExtension(),
-        # unaccent() is only STABLE (it depends on a dictionary); an IMMUTABLE wrapper bound to
-        # the default dictionary can be indexed. Searches must call the same function.
-        migrations.RunSQL(
-            """
-            CREATE OR REPLACE FUNCTION communs_unaccent(text) RETURNS text
-            LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-            AS $$ SELECT public.unaccent('public.unaccent'::regdictionary, $1) $$
-            """,
-            "DROP FUNCTION IF EXISTS communs_unaccent(text)",
-        ),
+    operations = migration_ops.unaccent_search_setup(drop_function_on_reverse=True) + [
         migrations.CreateModel(
             name='CommentThread',
             fields=[
@@ -179,14 +168,6 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('user', 'document'), name='docs_visit_unique')],
             },
         ),
-        migrations.RunSQL(
-            "CREATE INDEX docs_document_title_search ON docs_app_document "
-            "USING gin (communs_unaccent(lower(title)) gin_trgm_ops)",
-            "DROP INDEX IF EXISTS docs_document_title_search",
-        ),
-        # Path segments of root documents (children use their parent's child_counter).
-        migrations.RunSQL(
-            "CREATE SEQUENCE docs_document_root_seq MINVALUE 0 START 0",
-            "DROP SEQUENCE IF EXISTS docs_document_root_seq",
-        ),
+        migration_ops.title_trigram_index(name='docs_document_title_search', table='docs_app_document'),
+        migration_ops.root_sequence('docs_document_root_seq'),
     ]

@@ -6,8 +6,9 @@ import django.db.models.deletion
 import django.db.models.functions.text
 import django.utils.timezone
 from django.conf import settings
-from django.contrib.postgres.operations import TrigramExtension, UnaccentExtension
 from django.db import migrations, models
+
+from suite.access import migration_ops
 
 
 class Migration(migrations.Migration):
@@ -20,19 +21,9 @@ class Migration(migrations.Migration):
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
-    operations = [
-        UnaccentExtension(),
-        TrigramExtension(),
-        # The same IMMUTABLE unaccent wrapper as the documents app creates (each product can be
-        # installed alone); searches over titles call it and its index uses it.
-        migrations.RunSQL(
-            """
-            CREATE OR REPLACE FUNCTION communs_unaccent(text) RETURNS text
-            LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT
-            AS $$ SELECT public.unaccent('public.unaccent'::regdictionary, $1) $$
-            """,
-            migrations.RunSQL.noop,
-        ),
+    # The same unaccent wrapper as the documents app creates (each product can be installed
+    # alone); unapplying leaves it to the documents app.
+    operations = migration_ops.unaccent_search_setup(drop_function_on_reverse=False) + [
         migrations.CreateModel(
             name='DriveUsage',
             fields=[
@@ -203,14 +194,6 @@ class Migration(migrations.Migration):
             model_name='visit',
             constraint=models.UniqueConstraint(fields=('user', 'item'), name='drive_visit_unique'),
         ),
-        migrations.RunSQL(
-            "CREATE INDEX drive_item_title_search ON drive_app_item "
-            "USING gin (communs_unaccent(lower(title)) gin_trgm_ops)",
-            "DROP INDEX IF EXISTS drive_item_title_search",
-        ),
-        # Path segments of roots (children use their parent's child_counter).
-        migrations.RunSQL(
-            "CREATE SEQUENCE drive_item_root_seq MINVALUE 0 START 0",
-            "DROP SEQUENCE IF EXISTS drive_item_root_seq",
-        ),
+        migration_ops.title_trigram_index(name='drive_item_title_search', table='drive_app_item'),
+        migration_ops.root_sequence('drive_item_root_seq'),
     ]
