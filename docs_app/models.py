@@ -15,7 +15,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from suite.access.models import AccessControlled, ResourceAccess
+from suite.access.models import AccessControlled, ResourceAccess, ResourceFavorite, ResourceVisit
 from suite.access.roles import Role
 
 TITLE_MAX_LENGTH = 255
@@ -203,33 +203,27 @@ class Reaction(models.Model):
         return f"{self.emoji} by {self.user_id}"
 
 
-class Favorite(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+class Favorite(ResourceFavorite):
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="favorites")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    resource_field = "document"
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["user", "document"], name="docs_favorite_unique")
         ]
 
-    def __str__(self) -> str:
-        return f"{self.user_id} ♥ {self.document_id}"
 
-
-class Visit(models.Model):
+class Visit(ResourceVisit):
     """The last time a user opened a document ("recently visited")."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="visits")
-    visited_at = models.DateTimeField(default=timezone.now)
+
+    resource_field = "document"
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "document"], name="docs_visit_unique")]
         indexes = [models.Index(fields=["user", "-visited_at"], name="docs_visit_recent_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.user_id} visited {self.document_id}"
 
 
 # --- content: the CRDT update log, snapshots and versions (see docs_app.collab) -------------

@@ -27,7 +27,13 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from suite.access.models import PATH_STEP, AccessControlled, ResourceAccess
+from suite.access.models import (
+    PATH_STEP,
+    AccessControlled,
+    ResourceAccess,
+    ResourceFavorite,
+    ResourceVisit,
+)
 from suite.access.roles import Role
 
 TITLE_MAX_LENGTH = 255
@@ -208,31 +214,25 @@ class ShareLink(models.Model):
         return f"link {self.token_prefix}… to {self.item_id}"
 
 
-class Favorite(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+class Favorite(ResourceFavorite):
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="favorites")
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    resource_field = "item"
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "item"], name="drive_favorite_unique")]
 
-    def __str__(self) -> str:
-        return f"{self.user_id} ♥ {self.item_id}"
 
-
-class Visit(models.Model):
+class Visit(ResourceVisit):
     """The last time a user opened or downloaded an item ("recent")."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="visits")
-    visited_at = models.DateTimeField(default=timezone.now)
+
+    resource_field = "item"
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "item"], name="drive_visit_unique")]
         indexes = [models.Index(fields=["user", "-visited_at"], name="drive_visit_recent_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.user_id} visited {self.item_id}"
 
 
 class DriveUsage(models.Model):

@@ -1,4 +1,5 @@
-"""Abstract models every access-controlled resource of every app derives from."""
+"""Abstract models every access-controlled resource of every app derives from, and the
+per-user marks (favorites, visits) apps keep on them."""
 
 from __future__ import annotations
 
@@ -108,3 +109,50 @@ class ResourceAccess(models.Model):
     @property
     def principal_kind(self) -> str:
         return "user" if self.user_id else "team"
+
+
+class ResourceMark(models.Model):
+    """A per-user mark on a resource (a favorite, a visit).
+
+    Concrete subclasses add the foreign key to their resource, name it in ``resource_field``,
+    and declare their own ``Meta`` with the unique constraint on ``(user, <resource_field>)``
+    (one mark per user and resource)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    #: The name of the concrete subclass's foreign key to the resource.
+    resource_field: ClassVar[str]
+    #: What the mark says, between the user and the resource in ``str()``.
+    verb: ClassVar[str]
+
+    user_id: Any
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.verb} {getattr(self, f'{self.resource_field}_id')}"
+
+
+class ResourceFavorite(ResourceMark):
+    """A resource a user marked as a favorite (``related_name="favorites"`` on the resource
+    side)."""
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    verb = "♥"
+
+    class Meta:
+        abstract = True
+
+
+class ResourceVisit(ResourceMark):
+    """The last time a user opened a resource, for "recently visited" (``related_name=
+    "visits"`` on the resource side; subclasses also index ``(user, -visited_at)``)."""
+
+    visited_at = models.DateTimeField(default=timezone.now)
+
+    verb = "visited"
+
+    class Meta:
+        abstract = True
