@@ -35,10 +35,26 @@ def _expiry() -> dt.datetime:
     return timezone.now() + dt.timedelta(seconds=settings.WOPI_LOCK_SECONDS)
 
 
+def _live_lock(item_id: Any) -> WopiLock | None:
+    """The file's lock, unless there is none or it expired."""
+    return WopiLock.objects.filter(item_id=item_id, expires_at__gt=timezone.now()).first()
+
+
 def _hold(item_id: Any) -> WopiLock | None:
     """Take the file's row lock (call inside a transaction) and return its live lock."""
     Item.objects.select_for_update().filter(pk=item_id).values_list("pk", flat=True).first()
-    return WopiLock.objects.filter(item_id=item_id, expires_at__gt=timezone.now()).first()
+    return _live_lock(item_id)
+
+
+def _hold_matching(item_id: Any, lock_id: str) -> None:
+    """Take the file's row lock (call inside a transaction) and check that its live lock has
+    the id ``lock_id``, else :class:`LockMismatch`: with an empty id when it is unlocked, with
+    the current id when it is locked under another."""
+    current = _hold(item_id)
+    if current is None:
+        raise LockMismatch("", NOT_LOCKED)
+    if current.lock_id != lock_id:
+        raise LockMismatch(current.lock_id, LOCKED_ELSEWHERE)
 
 
 def clean_lock_id(lock_id: str | None) -> str:
@@ -54,7 +70,7 @@ def clean_lock_id(lock_id: str | None) -> str:
 
 def current_lock(item_id: Any) -> str:
     """The file's live lock id, or "" (GetLock)."""
-    lock = WopiLock.objects.filter(item_id=item_id, expires_at__gt=timezone.now()).first()
+    lock = _live_lock(item_id)
     return lock.lock_id if lock is not None else ""
 
 
@@ -77,11 +93,7 @@ def unlock_and_relock(*, item_id: Any, old_lock_id: str, lock_id: str, user: Any
     old_lock_id = clean_lock_id(old_lock_id)
     lock_id = clean_lock_id(lock_id)
     with transaction.atomic():
-        current = _hold(item_id)
-        if current is None:
-            raise LockMismatch("", NOT_LOCKED)
-        if current.lock_id != old_lock_id:
-            raise LockMismatch(current.lock_id, LOCKED_ELSEWHERE)
+        _hold_matching(item_id, old_lock_id)
         WopiLock.objects.filter(item_id=item_id).update(lock_id=lock_id, expires_at=_expiry(), created_by=user)
 
 
@@ -89,11 +101,7 @@ def refresh(*, item_id: Any, lock_id: str) -> None:
     """RefreshLock: another 30 minutes for the current lock."""
     lock_id = clean_lock_id(lock_id)
     with transaction.atomic():
-        current = _hold(item_id)
-        if current is None:
-            raise LockMismatch("", NOT_LOCKED)
-        if current.lock_id != lock_id:
-            raise LockMismatch(current.lock_id, LOCKED_ELSEWHERE)
+        _hold_matching(item_id, lock_id)
         WopiLock.objects.filter(item_id=item_id).update(expires_at=_expiry())
 
 
@@ -101,11 +109,7 @@ def unlock(*, item_id: Any, lock_id: str) -> None:
     """Unlock: drop the current lock when ``lock_id`` is its id."""
     lock_id = clean_lock_id(lock_id)
     with transaction.atomic():
-        current = _hold(item_id)
-        if current is None:
-            raise LockMismatch("", NOT_LOCKED)
-        if current.lock_id != lock_id:
-            raise LockMismatch(current.lock_id, LOCKED_ELSEWHERE)
+        _hold_matching(item_id, lock_id)
         WopiLock.objects.filter(item_id=item_id).delete()
 
 
@@ -119,7 +123,7 @@ def check_write(*, item_id: Any, lock_id: str | None, size: int | None) -> None:
     as they take; no transaction may stay open that long): a lock taken meanwhile by another
     session does not stop a write that already passed, as a lock taken a moment later would
     not have."""
-    current = WopiLock.objects.filter(item_id=item_id, expires_at__gt=timezone.now()).first()
+    current = _live_lock(item_id)
     if current is not None:
         if lock_id != current.lock_id:
             raise LockMismatch(current.lock_id, LOCKED_ELSEWHERE)
@@ -129,7 +133,7 @@ def check_write(*, item_id: Any, lock_id: str | None, size: int | None) -> None:
 
 def check_unlocked_or_held(*, item_id: Any, lock_id: str | None) -> None:
     """RenameFile: an unlocked file may be renamed; a locked one only with its lock id."""
-    current = WopiLock.objects.filter(item_id=item_id, expires_at__gt=timezone.now()).first()
+    current = _live_lock(item_id)
     if current is not None and lock_id != current.lock_id:
         raise LockMismatch(current.lock_id, LOCKED_ELSEWHERE)
 
