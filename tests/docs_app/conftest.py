@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from docs_app.models import DocumentAccess
 from suite.access.roles import Role
+from tests.docs_app import factories_comments
 from tests.docs_app.factories import DocumentAccessFactory, DocumentFactory
+from tests.docs_app.factories_sharing import make_cast
 from tests.factories import TeamMembershipFactory, UserFactory
 
 API = "/api/v1/documents/"
@@ -47,3 +50,25 @@ def team_member(db):
         return membership.team, membership.user
 
     return make
+
+
+@pytest.fixture
+def document(user):
+    """A root document owned by ``user``."""
+    document = factories_comments.make_document(title="Rapport annuel")
+    DocumentAccess.objects.create(resource=document, user=user, role=Role.OWNER)
+    return document
+
+
+@pytest.fixture
+def commenter(document):
+    """A user who may comment on ``document``."""
+    person = UserFactory(full_name="Camille Commentatrice")
+    DocumentAccess.objects.create(resource=document, user=person, role=Role.COMMENTER)
+    return person
+
+
+@pytest.fixture
+def cast():
+    """A restricted document and one user per role (``factories_sharing.Cast``)."""
+    return make_cast()

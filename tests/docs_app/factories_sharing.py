@@ -3,12 +3,17 @@ users holding each role on one document."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from docs_app import tree
 from docs_app.models import Document, DocumentAccess
 from suite.access.roles import LinkReach, Role
+from tests.conftest import assert_error
 from tests.factories import TeamFactory, TeamMembershipFactory, UserFactory
 
 API = "/api/v1/documents"
@@ -36,6 +41,9 @@ ROLE_ACTORS = {
     "team_reader": Role.READER,
     "team_administrator": Role.ADMINISTRATOR,
 }
+#: The actors who may manage the document's accesses, and the others (``stranger`` aside).
+MANAGERS = sorted(name for name, role in ROLE_ACTORS.items() if role >= Role.ADMINISTRATOR)
+NON_MANAGERS = sorted(name for name, role in ROLE_ACTORS.items() if role < Role.ADMINISTRATOR)
 
 
 @dataclass
@@ -65,3 +73,31 @@ def make_cast() -> Cast:
             cast.accesses[name] = grant(document, role, user=user)
     cast.users["stranger"] = UserFactory()
     return cast
+
+
+def assert_hidden_from_stranger_and_anonymous(api: Any, client: Any, cast: Cast, url: str) -> None:
+    """``url`` answers a user without access as if the document did not exist, and asks an
+    anonymous client to authenticate."""
+    assert_error(api(cast["stranger"]).get(url), 404, "not_found")
+    assert_error(client.get(url), 401, "not_authenticated")
+
+
+def assert_list_query_count_is_constant(
+    client: Any,
+    url: str,
+    *,
+    add_first: Callable[[], Any],
+    add_other: Callable[[int], Any],
+    others: int,
+) -> None:
+    """Listing ``url`` costs as many queries with ``others`` more rows (``add_other(n)`` for
+    each ``n``) as with the one row ``add_first()`` adds."""
+    add_first()
+    client.get(url)  # warm-up: the token's first use is recorded once
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).json()["count"] == 1
+    for n in range(others):
+        add_other(n)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).json()["count"] == 1 + others
+    assert len(many) == len(few)

@@ -3,26 +3,24 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from docs_app.models import AccessRequest, AccessRequestStatus, DocumentAccess
 from suite.access.roles import Role
 from suite.events import subscribe, unsubscribe
 from tests.conftest import assert_error
-from tests.docs_app.factories_sharing import API, grant, make_cast, make_document
+from tests.docs_app.factories_sharing import (
+    API,
+    MANAGERS,
+    NON_MANAGERS,
+    assert_hidden_from_stranger_and_anonymous,
+    assert_list_query_count_is_constant,
+    grant,
+    make_cast,
+    make_document,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-MANAGERS = ["administrator", "owner", "team_administrator"]
-NON_MANAGERS = ["commenter", "editor", "reader", "team_reader"]
-
-
-@pytest.fixture
-def cast():
-    return make_cast()
-
 
 @pytest.fixture
 def events():
@@ -135,8 +133,7 @@ def test_list_denied_for_non_managers(api, cast, name):
 
 def test_list_denied_to_stranger_and_anonymous(api, client, cast):
     pending(cast, user=cast["stranger"])
-    assert_error(api(cast["stranger"]).get(url(cast)), 404, "not_found")
-    assert_error(client.get(url(cast)), 401, "not_authenticated")
+    assert_hidden_from_stranger_and_anonymous(api, client, cast, url(cast))
 
 
 def test_list_bad_status_filter(api, cast):
@@ -144,16 +141,10 @@ def test_list_bad_status_filter(api, cast):
 
 
 def test_list_query_count_is_constant(api, cast):
-    client = api(cast["owner"])
-    pending(cast)
-    client.get(url(cast))  # warm-up: the token's first use is recorded once
-    with CaptureQueriesContext(connection) as few:
-        assert client.get(url(cast)).json()["count"] == 1
-    for _ in range(10):
-        pending(cast)
-    with CaptureQueriesContext(connection) as many:
-        assert client.get(url(cast)).json()["count"] == 11
-    assert len(many) == len(few)
+    assert_list_query_count_is_constant(
+        api(cast["owner"]), url(cast),
+        add_first=lambda: pending(cast), add_other=lambda _: pending(cast), others=10,
+    )
 
 
 # --- accept and refuse ------------------------------------------------------------------

@@ -11,7 +11,7 @@ from docs_app.models import DocumentAccess
 from docs_app.permissions import access_document
 from suite.access.roles import LinkReach, Role
 from tests.conftest import assert_error
-from tests.docs_app.factories_sharing import API, grant, make_cast, make_document
+from tests.docs_app.factories_sharing import API, grant, make_document
 from tests.factories import TeamFactory, TeamMembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,11 +19,6 @@ pytestmark = pytest.mark.django_db
 MANAGERS = {"administrator", "owner", "team_administrator"}
 NON_MANAGERS = {"reader", "commenter", "editor", "team_reader"}
 ALL_ROLES = sorted(MANAGERS | NON_MANAGERS)
-
-
-@pytest.fixture
-def cast():
-    return make_cast()
 
 
 def url(cast, suffix=""):

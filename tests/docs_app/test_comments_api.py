@@ -29,25 +29,6 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-EVENT_NAMES = [
-    "docs.comment_created", "docs.comment_updated", "docs.comment_deleted",
-    "docs.thread_resolved", "docs.thread_reopened", "docs.reaction_added", "docs.reaction_removed",
-]
-
-
-@pytest.fixture
-def document(user):
-    document = make_document(title="Rapport annuel")
-    DocumentAccess.objects.create(resource=document, user=user, role=Role.OWNER)
-    return document
-
-
-@pytest.fixture
-def commenter(document):
-    person = UserFactory(full_name="Camille Commentatrice")
-    DocumentAccess.objects.create(resource=document, user=person, role=Role.COMMENTER)
-    return person
-
 
 # --- threads -----------------------------------------------------------------------------------
 

@@ -7,11 +7,9 @@ import uuid
 
 import pytest
 
-from docs_app.models import Comment, DocumentAccess
-from suite.access.roles import Role
+from docs_app.models import Comment
 from suite.events import subscribe, unsubscribe
-from tests.docs_app.factories_comments import make_document, open_thread, reaction_url, threads_url
-from tests.factories import UserFactory
+from tests.docs_app.factories_comments import open_thread, reaction_url, threads_url
 
 EVENT_NAMES = [
     "docs.comment_created", "docs.comment_updated", "docs.comment_deleted",
@@ -19,20 +17,6 @@ EVENT_NAMES = [
 ]
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def document(user):
-    document = make_document(title="Rapport annuel")
-    DocumentAccess.objects.create(resource=document, user=user, role=Role.OWNER)
-    return document
-
-
-@pytest.fixture
-def commenter(document):
-    person = UserFactory(full_name="Camille Commentatrice")
-    DocumentAccess.objects.create(resource=document, user=person, role=Role.COMMENTER)
-    return person
 
 
 @pytest.fixture

@@ -7,25 +7,10 @@ import pytest
 from docs_app.models import DocumentAccess, Reaction
 from suite.access.roles import Role
 from tests.conftest import assert_error
-from tests.docs_app.factories_comments import make_document, open_thread, reaction_url, threads_url
+from tests.docs_app.factories_comments import open_thread, reaction_url, threads_url
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def document(user):
-    document = make_document(title="Rapport annuel")
-    DocumentAccess.objects.create(resource=document, user=user, role=Role.OWNER)
-    return document
-
-
-@pytest.fixture
-def commenter(document):
-    person = UserFactory(full_name="Camille Commentatrice")
-    DocumentAccess.objects.create(resource=document, user=person, role=Role.COMMENTER)
-    return person
-
 
 
 def test_reactions_toggle_and_aggregate(api, user, commenter, document):

@@ -5,26 +5,22 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from docs_app.models import Invitation
 from suite.access.roles import Role
 from tests.conftest import assert_error
-from tests.docs_app.factories_sharing import API, make_cast
+from tests.docs_app.factories_sharing import (
+    API,
+    MANAGERS,
+    NON_MANAGERS,
+    assert_hidden_from_stranger_and_anonymous,
+    assert_list_query_count_is_constant,
+    make_cast,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-MANAGERS = ["administrator", "owner", "team_administrator"]
-NON_MANAGERS = ["commenter", "editor", "reader", "team_reader"]
-
-
-@pytest.fixture
-def cast():
-    return make_cast()
-
 
 def url(cast, suffix=""):
     return f"{API}/{cast.document.pk}/invitations/{suffix}"
@@ -173,8 +169,7 @@ def test_list_denied_for_non_managers(api, cast, name):
 
 
 def test_list_denied_to_stranger_and_anonymous(api, client, cast):
-    assert_error(api(cast["stranger"]).get(url(cast)), 404, "not_found")
-    assert_error(client.get(url(cast)), 401, "not_authenticated")
+    assert_hidden_from_stranger_and_anonymous(api, client, cast, url(cast))
 
 
 def test_list_bad_pagination_is_rejected(api, cast):
@@ -182,16 +177,12 @@ def test_list_bad_pagination_is_rejected(api, cast):
 
 
 def test_list_query_count_is_constant(api, cast):
-    client = api(cast["owner"])
-    invite(cast, email="first@example.org")
-    client.get(url(cast))  # warm-up: the token's first use is recorded once
-    with CaptureQueriesContext(connection) as few:
-        assert client.get(url(cast)).json()["count"] == 1
-    for n in range(12):
-        invite(cast, email=f"p{n}@example.org", issuer=UserFactory())
-    with CaptureQueriesContext(connection) as many:
-        assert client.get(url(cast)).json()["count"] == 13
-    assert len(many) == len(few)
+    assert_list_query_count_is_constant(
+        api(cast["owner"]), url(cast),
+        add_first=lambda: invite(cast, email="first@example.org"),
+        add_other=lambda n: invite(cast, email=f"p{n}@example.org", issuer=UserFactory()),
+        others=12,
+    )
 
 
 # --- update and delete ------------------------------------------------------------------

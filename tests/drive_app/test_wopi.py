@@ -45,9 +45,7 @@ ONLYOFFICE_CELL = (
 DISCOVERY_XML = f"""<?xml version="1.0" encoding="utf-8"?>
 <wopi-discovery>
   <net-zone name="internal-http">
-    <app name="writer">
-      <action ext="odt" name="edit" urlsrc="http://internal.office.test/cool.html?"/>
-    </app>
+    <app name="writer"><action ext="odt" name="edit" urlsrc="http://internal.office.test/cool.html?"/></app>
   </net-zone>
   <net-zone name="external-http">
     <app favIconUrl="http://office.test:9980/favicon.ico" name="writer">
@@ -55,18 +53,10 @@ DISCOVERY_XML = f"""<?xml version="1.0" encoding="utf-8"?>
       <action ext="docx" name="edit" urlsrc="{COLLABORA}"/>
       <action ext="txt" name="edit" urlsrc="{COLLABORA}"/>
     </app>
-    <app name="draw">
-      <action ext="pdf" name="view" urlsrc="{COLLABORA}"/>
-    </app>
-    <app name="calc">
-      <action ext="xlsx" name="edit" urlsrc="{ONLYOFFICE_CELL.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}"/>
-    </app>
-    <app name="application/vnd.oasis.opendocument.text">
-      <action ext="" name="edit" urlsrc="{COLLABORA}"/>
-    </app>
-    <app name="broken">
-      <action ext="bad" name="edit" urlsrc="javascript:alert(1)"/>
-    </app>
+    <app name="draw"><action ext="pdf" name="view" urlsrc="{COLLABORA}"/></app>
+    <app name="calc"><action ext="xlsx" name="edit" urlsrc="{ONLYOFFICE_CELL.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}"/></app>
+    <app name="application/vnd.oasis.opendocument.text"><action ext="" name="edit" urlsrc="{COLLABORA}"/></app>
+    <app name="broken"><action ext="bad" name="edit" urlsrc="javascript:alert(1)"/></app>
   </net-zone>
 </wopi-discovery>
 """.encode()

@@ -4,13 +4,14 @@ awareness, and refusals; through the real ASGI application, PostgreSQL and Redis
 from __future__ import annotations
 
 import asyncio
+from typing import Any, NamedTuple
 
 import pycrdt
 import pytest
 
 from docs_app.collab import protocol, storage
 from docs_app.collab.rooms import registry
-from docs_app.models import DocumentUpdate
+from docs_app.models import Document, DocumentUpdate
 from suite.access.roles import Role
 from tests.docs_app.collab.conftest import YClient
 from tests.docs_app.factories_sharing import grant, make_document
@@ -20,16 +21,23 @@ from tests.suite.realtime.conftest import run_async
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_rooms")]
 
 
+class Shared(NamedTuple):
+    document: Document
+    people: dict[str, Any]
+    tickets: dict[str, str]
+
+
 @pytest.fixture
 def shared(ticket_for):
-    """A document with an owner, an editor and a reader, and a ticket for each."""
+    """A document with an owner, an editor and a reader, and a ticket for each (and for a
+    stranger)."""
     document = make_document(title="Minutes")
     people = {name: UserFactory() for name in ("owner", "editor", "reader", "stranger")}
     grant(document, Role.OWNER, user=people["owner"])
     grant(document, Role.EDITOR, user=people["editor"])
     grant(document, Role.READER, user=people["reader"])
     tickets = {name: ticket_for(user) for name, user in people.items()}
-    return document, people, tickets
+    return Shared(document, people, tickets)
 
 
 def stored_text(document_id) -> str:
@@ -37,10 +45,30 @@ def stored_text(document_id) -> str:
     return str(doc.get("text", type=pycrdt.Text))
 
 
+async def connect(shared: Shared, *names: str, sync: bool = True) -> list[YClient]:
+    """A client on the shared document for each of ``names``, opened in that order."""
+    return [
+        await YClient.open(shared.document.pk, shared.tickets[name], sync=sync) for name in names
+    ]
+
+
+async def close(*clients: YClient) -> None:
+    for client in clients:
+        await client.close()
+
+
+async def relay(
+    writer: YClient, index: int, text: str, *, to: YClient, now: str | None = None
+) -> None:
+    """``writer`` types ``text`` at ``index``; wait until ``to`` has the text ``now`` (default:
+    ``text``)."""
+    await writer.type(index, text)
+    await to.wait_for_text(text if now is None else now)
+
+
 @run_async
 async def test_handshake_answers_step1_with_step2_then_step1(shared):
-    document, _, tickets = shared
-    client = await YClient.open(document.pk, tickets["editor"], sync=False)
+    (client,) = await connect(shared, "editor", sync=False)
     await client.send(protocol.step1(b"\x00"))
     first, second = await client.receive(), await client.receive()
     assert first[:2] == bytes([protocol.MessageType.SYNC, protocol.SyncType.STEP2])
@@ -50,50 +78,40 @@ async def test_handshake_answers_step1_with_step2_then_step1(shared):
 
 @run_async
 async def test_edit_is_stored_before_peers_see_it_and_late_joiner_gets_it(shared):
-    document, _, tickets = shared
-    alice = await YClient.open(document.pk, tickets["editor"])
-    bob = await YClient.open(document.pk, tickets["owner"])
+    alice, bob = await connect(shared, "editor", "owner")
 
-    await alice.type(0, "hello")
-    await bob.wait_for_text("hello")
+    await relay(alice, 0, "hello", to=bob)
     # Bob saw it: it is in the log already.
-    assert await _log_count(document.pk) >= 1
-    assert await _stored_text(document.pk) == "hello"
+    assert await _log_count(shared.document.pk) >= 1
+    assert await _stored_text(shared.document.pk) == "hello"
 
-    await bob.type(5, " world")
-    await alice.wait_for_text("hello world")
-    await alice.close()
-    await bob.close()
+    await relay(bob, 5, " world", to=alice, now="hello world")
+    await close(alice, bob)
 
-    carol = await YClient.open(document.pk, tickets["reader"])
+    (carol,) = await connect(shared, "reader")
     assert str(carol.text) == "hello world"
     await carol.close()
 
 
 @run_async
 async def test_reader_update_is_refused_not_stored_not_relayed(shared):
-    document, _, tickets = shared
-    editor = await YClient.open(document.pk, tickets["editor"])
-    reader = await YClient.open(document.pk, tickets["reader"])
-    await editor.type(0, "base")
-    await reader.wait_for_text("base")
-    rows = await _log_count(document.pk)
+    editor, reader = await connect(shared, "editor", "reader")
+    await relay(editor, 0, "base", to=reader)
+    rows = await _log_count(shared.document.pk)
 
     await reader.type(0, "evil ")
     await reader.drain()
     assert reader.denied and reader.denied[0].startswith("read-only")
     await editor.drain()
     assert str(editor.text) == "base"
-    assert await _log_count(document.pk) == rows
-    assert await _stored_text(document.pk) == "base"
-    await editor.close()
-    await reader.close()
+    assert await _log_count(shared.document.pk) == rows
+    assert await _stored_text(shared.document.pk) == "base"
+    await close(editor, reader)
 
 
 @run_async
 async def test_reader_empty_step2_is_not_denied(shared):
-    document, _, tickets = shared
-    reader = await YClient.open(document.pk, tickets["reader"])
+    (reader,) = await connect(shared, "reader")
     await reader.drain()
     assert reader.denied == []
     await reader.close()
@@ -114,61 +132,57 @@ async def test_reader_empty_step2_is_not_denied(shared):
 )
 @run_async
 async def test_malformed_frames_close_only_that_socket(shared, frame, code, reason):
-    document, _, tickets = shared
-    editor = await YClient.open(document.pk, tickets["editor"])
+    (editor,) = await connect(shared, "editor")
     await editor.type(0, "safe")
-    other = await YClient.open(document.pk, tickets["owner"])
-    bad = await YClient.open(document.pk, tickets["owner"])
+    other, bad = await connect(shared, "owner", "owner")
 
     await bad.send(frame)
     assert await bad.expect_close() == (code, reason)
 
-    await editor.type(4, "!")
-    await other.wait_for_text("safe!")
-    assert await _stored_text(document.pk) == "safe!"
-    await editor.close()
-    await other.close()
+    await relay(editor, 4, "!", to=other, now="safe!")
+    assert await _stored_text(shared.document.pk) == "safe!"
+    await close(editor, other)
 
 
 @run_async
 async def test_text_frame_and_oversized_message_close(shared, settings):
-    document, _, tickets = shared
     settings.DOCS_WS_MAX_MESSAGE_BYTES = 1024
-    text = await YClient.open(document.pk, tickets["editor"])
+    (text,) = await connect(shared, "editor")
     await text.send_text("hello")
     assert await text.expect_close() == (4400, "text_frames_not_supported")
-    big = await YClient.open(document.pk, tickets["editor"])
+    (big,) = await connect(shared, "editor")
     await big.type(0, "x" * 2000)
     assert await big.expect_close() == (4413, "message_too_large")
-    assert await _log_count(document.pk) == 0
+    assert await _log_count(shared.document.pk) == 0
 
 
 @run_async
 async def test_stranger_and_unknown_document_get_4404(shared, ticket_for):
-    document, _, tickets = shared
-    stranger = await YClient.open(document.pk, tickets["stranger"], sync=False)
+    (stranger,) = await connect(shared, "stranger", sync=False)
     assert await stranger.expect_close() == (4404, "not_found")
-    missing = await YClient.open("00000000-0000-0000-0000-000000000000", tickets["owner"], sync=False)
+    missing = await YClient.open(
+        "00000000-0000-0000-0000-000000000000", shared.tickets["owner"], sync=False
+    )
     assert await missing.expect_close() == (4404, "not_found")
-    garbage = await YClient.open("not-a-uuid", tickets["owner"], sync=False)
+    garbage = await YClient.open("not-a-uuid", shared.tickets["owner"], sync=False)
     assert await garbage.expect_close() == (4404, "not_found")
 
 
 @run_async
 async def test_room_loaded_during_a_refused_access_check_is_released(shared):
     # The room loads while access is checked; a refused socket must not keep it in memory.
-    document, _, tickets = shared
-    stranger = await YClient.open(document.pk, tickets["stranger"], sync=False)
+    (stranger,) = await connect(shared, "stranger", sync=False)
     assert await stranger.expect_close() == (4404, "not_found")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + 5
-    while str(document.pk) in registry().rooms or str(document.pk) in registry()._starting:
+    room = str(shared.document.pk)
+    while room in registry().rooms or room in registry()._starting:
         assert loop.time() < deadline, "the room stayed loaded after a refused connection"
         await asyncio.sleep(0.02)
-    owner = await YClient.open(document.pk, tickets["owner"])  # and it loads again normally
+    (owner,) = await connect(shared, "owner")  # and it loads again normally
     await owner.type(0, "ok")
     await owner.close()
-    assert await _stored_text(document.pk) == "ok"
+    assert await _stored_text(shared.document.pk) == "ok"
 
 
 @pytest.fixture
@@ -178,21 +192,17 @@ def read_only_ticket(shared, ticket_for):
 
 @run_async
 async def test_read_only_token_scope_gives_a_read_only_session(shared, read_only_ticket):
-    document, _, _ = shared
-    ticket = read_only_ticket
-    client = await YClient.open(document.pk, ticket)
+    client = await YClient.open(shared.document.pk, read_only_ticket)
     await client.type(0, "nope")
     await client.drain()
     assert client.denied
-    assert await _log_count(document.pk) == 0
+    assert await _log_count(shared.document.pk) == 0
     await client.close()
 
 
 @run_async
 async def test_awareness_relayed_and_removed_when_socket_closes(shared):
-    document, _, tickets = shared
-    alice = await YClient.open(document.pk, tickets["editor"])
-    bob = await YClient.open(document.pk, tickets["reader"])
+    alice, bob = await connect(shared, "editor", "reader")
     entry = protocol.AwarenessEntry(client_id=424242, clock=1, state='{"user":{"name":"Alice"}}')
     await alice.send(protocol.encode_awareness([entry]))
     await bob.drain()
@@ -200,7 +210,7 @@ async def test_awareness_relayed_and_removed_when_socket_closes(shared):
     assert bob.awareness[-1][0].state == entry.state
 
     # A late joiner receives the current states.
-    carol = await YClient.open(document.pk, tickets["owner"], sync=False)
+    (carol,) = await connect(shared, "owner", sync=False)
     await carol.drain()
     assert any(e.client_id == 424242 for batch in carol.awareness for e in batch)
 
@@ -208,22 +218,18 @@ async def test_awareness_relayed_and_removed_when_socket_closes(shared):
     await bob.drain()
     removal = bob.awareness[-1][0]
     assert (removal.client_id, removal.clock, removal.removed) == (424242, 2, True)
-    await bob.close()
-    await carol.close()
+    await close(bob, carol)
 
 
 @run_async
 async def test_a_socket_cannot_erase_another_clients_awareness(shared):
-    document, _, tickets = shared
-    alice = await YClient.open(document.pk, tickets["editor"])
-    mallory = await YClient.open(document.pk, tickets["owner"])
+    alice, mallory = await connect(shared, "editor", "owner")
     await alice.send(protocol.encode_awareness([protocol.AwarenessEntry(7, 1, '{"n":"a"}')]))
     await mallory.drain()
     await mallory.send(protocol.encode_awareness([protocol.AwarenessEntry(7, 9, "null")]))
     await alice.drain()
     assert all(e.client_id != 7 or not e.removed for batch in alice.awareness for e in batch)
-    await alice.close()
-    await mallory.close()
+    await close(alice, mallory)
 
 
 async def _log_count(document_id) -> int:

@@ -6,17 +6,8 @@ from pathlib import Path
 from pycrdt import Doc, XmlElement, XmlFragment, XmlText
 
 from docs_app.content import blocknote_to_json, validate_json
-from tests.docs_app.content.samples import (
-    HARD_BREAK,
-    cell,
-    doc,
-    heading,
-    item,
-    link,
-    paragraph,
-    task,
-    text,
-)
+
+from .samples import HARD_BREAK, cell, doc, heading, item, link, paragraph, task, text
 
 FIXTURE = Path(__file__).parent / "fixtures" / "blocknote-0.55.b64"
 

@@ -3,18 +3,8 @@ from __future__ import annotations
 import pytest
 
 from docs_app.content import ContentError, is_safe_url, json_to_html
-from tests.docs_app.content.samples import (
-    EVERY_NODE,
-    HARD_BREAK,
-    cell,
-    doc,
-    heading,
-    item,
-    link,
-    paragraph,
-    task,
-    text,
-)
+
+from .samples import EVERY_NODE, HARD_BREAK, cell, doc, heading, item, link, paragraph, task, text
 
 
 def test_every_node_as_semantic_html():

@@ -4,19 +4,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from docs_app.content import ContentError, json_to_markdown, markdown_to_json
-from tests.docs_app.content.samples import (
-    EVERY_NODE,
-    HARD_BREAK,
-    cell,
-    doc,
-    heading,
-    item,
-    link,
-    paragraph,
-    task,
-    text,
-)
-from tests.docs_app.content.strategies import documents
+
+from .samples import EVERY_NODE, HARD_BREAK, cell, doc, heading, item, link, paragraph, task, text
+from .strategies import documents
 
 
 def bullet(*items):

@@ -13,18 +13,8 @@ from docs_app.content.prosemirror import (
     write_json,
 )
 from docs_app.content.schema import MAX_DEPTH, MAX_NODES
-from tests.docs_app.content.samples import (
-    EVERY_NODE,
-    HARD_BREAK,
-    cell,
-    doc,
-    heading,
-    item,
-    link,
-    paragraph,
-    task,
-    text,
-)
+
+from .samples import EVERY_NODE, HARD_BREAK, cell, doc, heading, item, link, paragraph, task, text
 
 
 def new_fragment() -> tuple[Doc, XmlFragment]:
