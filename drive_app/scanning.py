@@ -74,6 +74,10 @@ class Scanner(abc.ABC):
     """Base class of malware scanners. A backend implements :meth:`scan`; it is built by
     :func:`get_scanner` for each scan (construction must be cheap and make no request)."""
 
+    #: Whether a verdict needs the file's bytes (False only for the no-op scanner: callers
+    #: that know the bytes' digest and type already then need not read them back).
+    reads_bytes = True
+
     @abc.abstractmethod
     def scan(self, chunks: Iterable[bytes]) -> ScanResult:
         """Scan the file whose bytes are ``chunks`` (consumed once, in order; empty chunks
@@ -91,6 +95,8 @@ class Scanner(abc.ABC):
 
 class NoopScanner(Scanner):
     """Declares every file clean without reading it: for deployments without a scanner."""
+
+    reads_bytes = False
 
     def scan(self, chunks: Iterable[bytes]) -> ScanResult:
         return ScanResult(clean=True)

@@ -349,6 +349,11 @@ DRIVE_DEFAULT_QUOTA_BYTES = env.int("DRIVE_DEFAULT_QUOTA_BYTES", 10 * GIB, minim
 DRIVE_MAX_FILE_BYTES = env.int("DRIVE_MAX_FILE_BYTES", 50 * GIB, minimum=1)
 # Files up to this size get one presigned PUT; larger ones a multipart upload.
 DRIVE_SINGLE_UPLOAD_MAX_BYTES = env.int("DRIVE_SINGLE_UPLOAD_MAX_BYTES", 64 * MIB, minimum=1)
+# Uploads up to this size are read back whole in the upload-ended request and judged there
+# (ready or refused in its answer); larger ones get their type checked from their first bytes
+# in the request, and their SHA-256 and scan in a task (immediately ready instead when the
+# store verified a declared SHA-256 and the scanner is the no-op one).
+DRIVE_INLINE_ANALYSIS_BYTES = env.int("DRIVE_INLINE_ANALYSIS_BYTES", 1 * MIB, minimum=0)
 DRIVE_MULTIPART_PART_BYTES = env.int("DRIVE_MULTIPART_PART_BYTES", 16 * MIB, minimum=5 * MIB)
 DRIVE_INCOMPLETE_UPLOAD_HOURS = env.int("DRIVE_INCOMPLETE_UPLOAD_HOURS", 24, minimum=1)
 DRIVE_VERSIONS_KEEP = env.int("DRIVE_VERSIONS_KEEP", 20, minimum=1)

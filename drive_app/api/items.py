@@ -90,7 +90,7 @@ def item_create(request: HttpRequest, payload: ItemCreateIn):
         content_type=payload.content_type, sha256=payload.sha256, on_conflict=payload.on_conflict,
     )
     multipart = (start.version.part_size, start.part_count) if start.part_count else None
-    return Status(201, item_out(selectors.item_detail(who, start.item), who, upload=start.upload,
+    return Status(201, item_out(start.item, who, upload=start.upload,
                                 multipart=multipart))
 
 
@@ -186,8 +186,7 @@ def upload_ended(request: HttpRequest, item_id: str, payload: UploadEndedIn | No
     if payload is not None and payload.parts is not None:
         parts = [UploadedPart(number=p.number, etag=p.etag.strip('"'), size=0) for p in payload.parts]
     who = actor(request)
-    item = uploads.upload_ended(actor=who, item_id=item_id, parts=parts)
-    return item_out(selectors.item_detail(who, item), who)
+    return item_out(uploads.upload_ended(actor=who, item_id=item_id, parts=parts), who)
 
 
 @item_router.post("/{item_id}/multipart/parts/", response=list[PartUrlOut], summary="Presigned URLs for parts")
@@ -238,7 +237,7 @@ def version_create(request: HttpRequest, item_id: str, payload: VersionIn):
     start = uploads.version_create(actor=who, item_id=item_id, size=payload.size,
                                    content_type=payload.content_type, sha256=payload.sha256)
     multipart = (start.version.part_size, start.part_count) if start.part_count else None
-    return Status(201, item_out(selectors.item_detail(who, start.item), who, upload=start.upload,
+    return Status(201, item_out(start.item, who, upload=start.upload,
                                 multipart=multipart))
 
 

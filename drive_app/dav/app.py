@@ -38,7 +38,7 @@ from drive_app.dav.properties import DeadPropertyManager
 from drive_app.dav.provider import DriveDavProvider
 
 #: Bytes WsgiDAV reads from a PUT body at a time (and sends of a GET body).
-BLOCK_SIZE = 256 * 1024
+BLOCK_SIZE = 1024 * 1024
 #: Largest XML request body (PROPFIND, PROPPATCH, LOCK): WsgiDAV reads those whole.
 MAX_XML_BODY_BYTES = 1024 * 1024
 XML_BODY_METHODS = frozenset({"PROPFIND", "PROPPATCH", "LOCK", "COPY", "MOVE"})

@@ -20,7 +20,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.utils import translation
 from django.utils.translation import gettext as _
 from wsgidav.mw.base_mw import BaseMiddleware
@@ -80,6 +80,19 @@ def parse_basic(header: str) -> tuple[str, str] | None:
     return email.strip().lower(), password
 
 
+_SHARED_CACHE: Any = None
+
+
+def _cache() -> Any:
+    """One cache client for every DAV request. ``django.core.cache.cache`` is local to the
+    request's context, and each DAV request runs in a fresh one (a2wsgi's thread pool): it
+    would open a new Redis connection per request."""
+    global _SHARED_CACHE  # noqa: PLW0603 -- created once, shared by the worker threads
+    if _SHARED_CACHE is None:
+        _SHARED_CACHE = caches.create_connection("default")
+    return _SHARED_CACHE
+
+
 class FailureLimiter:
     """Counts failed logins of one email from one address (and of the address alone)."""
 
@@ -88,8 +101,10 @@ class FailureLimiter:
         self.account_key = f"dav-auth-fail:{digest}"
         self.address_key = f"dav-auth-fail-ip:{hashlib.sha256(address.encode()).hexdigest()[:32]}"
 
-    def blocked(self) -> bool:
-        counts = cache.get_many([self.account_key, self.address_key])
+    def counts(self) -> dict[str, int]:
+        return _cache().get_many([self.account_key, self.address_key])
+
+    def blocked(self, counts: dict[str, int]) -> bool:
         return (
             counts.get(self.account_key, 0) >= MAX_FAILURES_PER_ACCOUNT
             or counts.get(self.address_key, 0) >= MAX_FAILURES_PER_ADDRESS
@@ -97,14 +112,17 @@ class FailureLimiter:
 
     def record_failure(self) -> None:
         for key in (self.account_key, self.address_key):
+            cache = _cache()
             cache.add(key, 0, FAILURE_WINDOW_SECONDS)
             try:
                 cache.incr(key)
             except ValueError:  # expired between add() and incr()
                 cache.set(key, 1, FAILURE_WINDOW_SECONDS)
 
-    def reset_account(self) -> None:
-        cache.delete(self.account_key)
+    def reset_account(self, counts: dict[str, int]) -> None:
+        """Forget the account's failures after a success (no request when there were none)."""
+        if counts.get(self.account_key):
+            _cache().delete(self.account_key)
 
 
 def authenticate(email: str, password: str, address: str | None) -> tuple[Any, list[str]] | None:
@@ -129,7 +147,8 @@ class DavBasicAuth(BaseMiddleware):
         email, password = credentials
         address = environ.get("REMOTE_ADDR") or "unknown"
         limiter = FailureLimiter(email, address)
-        if limiter.blocked():
+        counts = limiter.counts()
+        if limiter.blocked(counts):
             raise DavProblem(
                 429, _("Too many failed sign-ins; try again later."), code="rate_limited",
                 headers=[("Retry-After", str(FAILURE_WINDOW_SECONDS))],
@@ -139,7 +158,7 @@ class DavBasicAuth(BaseMiddleware):
             limiter.record_failure()
             logger.warning("DAV sign-in failed", extra={"remote_addr": address})
             raise _unauthorized(_("Wrong email or app password."))
-        limiter.reset_account()
+        limiter.reset_account(counts)
         user, scopes = found
         if not method_allowed(scopes, environ.get("REQUEST_METHOD", "")):
             raise DavProblem(403, _("This app password is read-only."), code="insufficient_scope")

@@ -38,6 +38,7 @@ from drive_app.permissions import access_item
 from suite.access import tree
 from suite.access.grants import link_update
 from suite.access.models import PATH_STEP
+from suite.access.resolve import annotate_roles
 from suite.access.roles import Perm, Role
 from suite.errors import Conflict, NotFound, PermissionDenied, SuiteError, ValidationFailed
 from suite.storage import BlobNotFound, BlobUploadNotFound, get_blob_store
@@ -156,7 +157,11 @@ def parent_for(actor: Any, parent_id: Any, *, need: Perm = Perm.EDIT) -> Item:
     if parent_id is None:
         if not getattr(actor, "is_authenticated", False):
             raise PermissionDenied()
-        return access_item(actor, workspace_for(actor).pk, need=need)
+        # One query: the workspace with the actor's role on it (created on first use).
+        workspace = annotate_roles(Item.objects.filter(workspace_owner=actor), actor).first()
+        if workspace is None:
+            return access_item(actor, workspace_for(actor).pk, need=need)
+        return workspace
     parent = access_item(actor, parent_id, need=need)
     if parent.type != ItemType.FOLDER:
         raise ValidationFailed(_("The parent must be a folder."), code="parent_not_folder",

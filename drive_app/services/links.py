@@ -55,12 +55,11 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
-from drive_app import quota
 from drive_app.models import FileVersion, Item, ItemType, ShareLink, UploadState
 from drive_app.permissions import access_item, servable
 from drive_app.selectors.items import ordered
 from drive_app.services import uploads
-from drive_app.services.items import clean_title, new_child, resolve_title
+from drive_app.services.items import clean_title, resolve_title
 from suite.access.resolve import parse_pk
 from suite.access.roles import Perm, Role
 from suite.errors import (
@@ -487,10 +486,7 @@ def link_file_create(
             raise ValidationFailed(_("The parent must be a folder."), code="parent_not_folder",
                                    details={"field": "parent"})
         title = resolve_title(parent, title, on_conflict)
-        quota.check_room(parent.quota_owner_id, size)
-        item = new_child(parent, actor=visitor, type=ItemType.FILE, title=title,
-                         upload_state=UploadState.PENDING, mimetype=content_type)
-        return uploads.start_version(visitor, item, size, content_type, sha)
+        return uploads.new_file(parent, actor=visitor, title=title, size=size, content_type=content_type, sha=sha)
 
 
 def link_multipart_part_urls(
@@ -506,8 +502,7 @@ def link_upload_ended(*, link: ShareLink, item_id: Any, parts: list[UploadedPart
     """The visitor's bytes are in S3: the upload service checks and accepts them (or raises
     why not), exactly as for an account holder."""
     item = _upload_target(link, item_id)
-    uploads.end_upload(item, uploads.pending_upload_of(item), parts)
-    return link_item(link, item.pk)
+    return uploads.end_upload(item, parts=parts)
 
 
 __all__ = [

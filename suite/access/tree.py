@@ -17,7 +17,6 @@ import zlib
 from typing import Any
 
 from django.db import connection
-from django.db.models import F
 
 from suite.access.models import PATH_STEP, AccessControlled, path_segment
 
@@ -40,10 +39,21 @@ def new_root_path(sequence: str) -> str:
 
 
 def new_child_path(model: type[AccessControlled], parent_id: Any) -> str:
-    """The path of a new child of ``parent_id`` (increments the parent's counter)."""
-    manager: Any = model._default_manager  # trees declare child_counter (documents, items)
-    manager.filter(pk=parent_id).update(child_counter=F("child_counter") + 1)
-    path, counter = manager.filter(pk=parent_id).values_list("path", "child_counter").get()
+    """The path of a new child of ``parent_id`` (increments the parent's counter, in one
+    statement; the parent's row stays locked until the transaction ends, so keep what follows
+    short)."""
+    quote = connection.ops.quote_name
+    table, pk = quote(model._meta.db_table), quote(str(model._meta.pk.column))  # trees declare child_counter
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET child_counter = child_counter + 1 WHERE {pk} = %s "  # noqa: S608
+            "RETURNING path, child_counter",
+            [parent_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise model.DoesNotExist(f"no {model.__name__} {parent_id}")
+    path, counter = row
     return str(path) + path_segment(counter - 1)
 
 

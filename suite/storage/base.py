@@ -55,6 +55,9 @@ class BlobInfo:
     content_type: str
     last_modified: dt.datetime
     metadata: dict[str, str] = field(default_factory=dict)
+    #: The SHA-256 of the whole content (hex) when the store verified one at upload (a
+    #: presigned PUT given ``checksum_sha256``) and reports it; "" otherwise.
+    sha256: str = ""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import requests
 from drive_app.models import FileVersion, Item
 from suite.storage import BlobNotFound, get_blob_store
 from tests.conftest import assert_error
-from tests.drive_app.conftest import API, sha256, upload_file
+from tests.drive_app.conftest import API, put_bytes, sha256, upload_file
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)  # on-commit work (S3 deletes, tasks) runs
@@ -62,15 +62,21 @@ def test_size_mismatch_checksum_and_type_are_rejected_and_cleaned(api):
     alice = UserFactory()
     created = api(alice).post(f"{API}/items/", json={"type": "file", "title": "a.txt", "size": 10}).json()
     requests.put(created["upload"]["url"], data=b"0123456789", headers=created["upload"]["headers"], timeout=10)
-    # Wrong checksum
-    bad = upload_file(api, alice, "b.txt", b"hello", sha256="0" * 64)
-    error = assert_error(bad, 422, "checksum_mismatch")
-    rejected = Item.objects.get(pk=error["details"]["item"])
-    assert rejected.upload_state == "rejected" and rejected.current_version_id is None
-    version = FileVersion.objects.get(item=rejected)
+    # Wrong checksum: the declared SHA-256 is signed into the upload URL, so S3 itself refuses
+    # other bytes; nothing is stored and upload-ended says so.
+    bad = api(alice).post(f"{API}/items/", json={"type": "file", "title": "b.txt", "size": 5,
+                                                 "sha256": "0" * 64}).json()
+    assert "x-amz-checksum-sha256" in bad["upload"]["headers"]
+    assert put_bytes(bad["upload"], b"hello").status_code == 400
+    version = FileVersion.objects.get(item_id=bad["id"])
     with pytest.raises(BlobNotFound):
         get_blob_store().head(version.key)
-    assert_error(api(alice).get(f"{API}/items/{rejected.pk}/download/"), 409, "file_not_ready")
+    assert_error(api(alice).post(f"{API}/items/{bad['id']}/upload-ended/", json={}), 409, "upload_missing")
+    assert Item.objects.get(pk=bad["id"]).current_version_id is None
+    assert_error(api(alice).get(f"{API}/items/{bad['id']}/download/"), 409, "file_not_ready")
+    # The right digest is accepted.
+    good = upload_file(api, alice, "c.txt", b"hello", sha256=sha256(b"hello"))
+    assert good.status_code == 200 and good.json()["sha256"] == sha256(b"hello")
     # An executable named .pdf
     header = bytearray(512)  # a minimal Windows PE header: "MZ", e_lfanew, "PE\0\0", i386
     header[0:2], header[0x3C:0x40], header[0x80:0x86] = b"MZ", (0x80).to_bytes(4, "little"), b"PE\0\0\x4c\x01"
@@ -81,7 +87,7 @@ def test_size_mismatch_checksum_and_type_are_rejected_and_cleaned(api):
     assert_error(upload_file(api, alice, "fausse.pdf", b"just text"), 422, "type_mismatch")
     # Usage counts only accepted bytes.
     usage = api(alice).get(f"{API}/usage/").json()
-    assert usage["used_bytes"] == len(PDF)
+    assert usage["used_bytes"] == len(PDF) + len(b"hello")
 
 
 def test_declared_size_differs_from_uploaded(api):

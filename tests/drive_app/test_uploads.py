@@ -244,3 +244,85 @@ def test_file_write_create_only_refuses_an_existing_title():
         file_write(actor=alice, parent_id=root.pk, title="R.txt", body=io.BytesIO(b"two"), size=3, create_only=True)
     assert conflict.value.code == "title_conflict"
     assert FileVersion.objects.filter(item__title="r.txt").count() == 1
+
+
+def test_multipart_with_a_wrong_checksum_is_rejected_when_read(api, small_multipart):
+    """Parts carry no whole-file digest: the declared SHA-256 is checked when the bytes are
+    read back (here by the task run in process), and the upload is refused and cleaned."""
+    alice = UserFactory()
+    data = bytes(range(256)) * (6 * MIB // 256)
+    item = start_multipart(api, alice, "gros.bin", len(data), sha256="0" * 64)
+    parts = []
+    for number, part in part_urls(api, alice, item["id"], [1, 2]).items():
+        response = put_bytes(part, data[(number - 1) * 5 * MIB: number * 5 * MIB])
+        assert response.status_code == 200, response.text
+        parts.append({"number": number, "etag": response.headers["ETag"]})
+    ended = api(alice).post(f"{API}/items/{item['id']}/upload-ended/", json={"parts": parts})
+    assert_error(ended, 422, "checksum_mismatch")
+    version = FileVersion.objects.get(item_id=item["id"])
+    assert version.state == "rejected" and version.charged_bytes == 0
+    with pytest.raises(BlobNotFound):
+        get_blob_store().head(version.key)
+    assert api(alice).get(f"{API}/usage/").json()["used_bytes"] == 0
+
+
+@pytest.fixture
+def queued_analyses(settings, monkeypatch):
+    """Tasks queued for a worker instead of run in process: the analyses asked for."""
+    from drive_app import tasks
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    queued: list[str] = []
+    monkeypatch.setattr(tasks.analyze_version, "delay", queued.append)
+    return queued
+
+
+def test_a_file_above_the_inline_limit_is_typed_now_and_hashed_by_a_task(api, settings, queued_analyses):
+    settings.DRIVE_INLINE_ANALYSIS_BYTES = 1000
+    alice = UserFactory()
+    data = b"plain text\n" * 200  # 2,200 bytes
+    ended = upload_file(api, alice, "notes.txt", data)
+    assert ended.status_code == 200, ended.content
+    body = ended.json()
+    assert body["upload_state"] == "analyzing" and body["size"] is None and body["abilities"]["download"] is False
+    version = FileVersion.objects.get(item_id=body["id"])
+    assert queued_analyses == [str(version.pk)] and version.size == len(data) and version.charged_bytes == len(data)
+    assert_error(api(alice).get(f"{API}/items/{body['id']}/download/"), 409, "file_not_ready")
+    # The worker's analysis: hash, type, scan; then the file is served.
+    from drive_app.services.uploads import analyze
+
+    assert analyze(version.pk) == "ready"
+    item = api(alice).get(f"{API}/items/{body['id']}/").json()
+    assert item["upload_state"] == "ready" and item["sha256"] == sha256(data) and item["size"] == len(data)
+    # The type is still judged in the request from the first bytes: no task for a refusal.
+    assert_error(upload_file(api, alice, "faux.pdf", data), 422, "type_mismatch")
+    assert len(queued_analyses) == 1
+
+
+def test_a_digest_verified_by_s3_needs_no_read_back(api, settings, queued_analyses):
+    """Above the inline limit, a declared SHA-256 that S3 verified at upload (and reports)
+    makes the file ready at once with the no-op scanner; a real scanner still needs the task."""
+    settings.DRIVE_INLINE_ANALYSIS_BYTES = 1000
+    alice = UserFactory()
+    data = b"plain text\n" * 200
+    ended = upload_file(api, alice, "verifie.txt", data, sha256=sha256(data))
+    assert ended.status_code == 200, ended.content
+    assert ended.json()["upload_state"] == "ready" and ended.json()["sha256"] == sha256(data)
+    assert queued_analyses == []
+    settings.DRIVE_SCANNER, settings.DRIVE_CLAMD_ADDRESS = "clamav", "127.0.0.1:9"
+    ended = upload_file(api, alice, "a-scanner.txt", data, sha256=sha256(data))
+    assert ended.json()["upload_state"] == "analyzing" and len(queued_analyses) == 1
+
+
+def test_small_upload_costs_a_bounded_number_of_queries(api, django_assert_max_num_queries):
+    """Create and upload-ended of a small file: the access check carries what the answer
+    shows (no re-reads), and one transaction each."""
+    alice = UserFactory()
+    upload_file(api, alice, "warm.txt", b"warm")  # the workspace and the usage row exist
+    client = api(alice)
+    with django_assert_max_num_queries(11):  # token (+ its last use), transaction, 7 statements
+        created = client.post(f"{API}/items/", json={"type": "file", "title": "q.txt", "size": 5}).json()
+    assert put_bytes(created["upload"], b"hello").status_code == 200
+    with django_assert_max_num_queries(9):  # token, access, transaction, 6 statements
+        ended = client.post(f"{API}/items/{created['id']}/upload-ended/", json={})
+    assert ended.json()["upload_state"] == "ready" and ended.json()["role"] == "owner"

@@ -17,8 +17,11 @@ completion refuses parts under 5 MiB (``EntityTooSmall``) and unknown ETags
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
+import email.utils
+import itertools
 import logging
 import math
 import re
@@ -48,7 +51,7 @@ from suite.storage.disposition import content_disposition, inline_allowed
 from suite.storage.errors import BlobStoreError
 from suite.storage.s3.client import NOT_FOUND_CODES, make_client, translate_errors
 from suite.storage.s3.multipart import S3MultipartMixin, quoted_etag
-from suite.storage.streams import ExactSizeReader, size_mismatch
+from suite.storage.streams import READ_CHUNK, ExactSizeReader, size_mismatch
 from suite.storage.validation import (
     sha256_base64,
     validate_content_type,
@@ -169,21 +172,47 @@ class S3BlobStore(S3MultipartMixin, BlobStore):
     ) -> BlobInfo:
         validate_key(key)
         validate_content_type(content_type)
-        extra = {"ContentType": content_type, "Metadata": validate_metadata(metadata)}
+        clean_metadata = validate_metadata(metadata)
+        extra: dict[str, Any] = {"ContentType": content_type, "Metadata": clean_metadata}
         if size is not None and size < 0:
             raise ValueError("size must be >= 0")
         if isinstance(data, bytes | bytearray | memoryview):
             if size is not None and len(data) != size:
                 raise size_mismatch(expected=size, received=len(data))
             with translate_errors("put", key):
-                self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data), **extra)
-        else:
-            body = ExactSizeReader(data, size)
-            with translate_errors("put", key):
-                self.client.upload_fileobj(
-                    body, self.bucket, key, ExtraArgs=extra, Config=self._transfer_config(size)
-                )
+                response = self.client.put_object(Bucket=self.bucket, Key=key, Body=bytes(data), **extra)
+            return self._written(key, response, len(data), content_type, clean_metadata)
+        body = ExactSizeReader(data, size)
+        if size is None or size <= self.upload_part_size:
+            # A body that fits in one part goes in one request: no transfer threads, and the
+            # answer describes the blob (no HEAD after it).
+            first = body.read(self.upload_part_size + 1)
+            if len(first) <= self.upload_part_size:
+                with translate_errors("put", key):
+                    response = self.client.put_object(Bucket=self.bucket, Key=key, Body=first, **extra)
+                return self._written(key, response, len(first), content_type, clean_metadata)
+            rest = body
+            body = ExactSizeReader(itertools.chain([first], iter(lambda: rest.read(READ_CHUNK), b"")), None)
+        with translate_errors("put", key):
+            self.client.upload_fileobj(
+                body, self.bucket, key, ExtraArgs=extra, Config=self._transfer_config(size)
+            )
         return self.head(key)
+
+    def _written(
+        self, key: str, response: dict[str, Any], size: int, content_type: str, metadata: dict[str, str]
+    ) -> BlobInfo:
+        """The info of a blob this store just wrote in one request, from its answer (its
+        ``Date``, to the second, stands for ``Last-Modified``, which a PUT does not return)."""
+        date = (response.get("ResponseMetadata") or {}).get("HTTPHeaders", {}).get("date")
+        try:
+            written = email.utils.parsedate_to_datetime(date) if date else timezone.now()
+        except (TypeError, ValueError):
+            written = timezone.now()
+        return BlobInfo(
+            key=key, size=size, etag=response.get("ETag", "").strip('"'), content_type=content_type,
+            last_modified=written, metadata=dict(metadata),
+        )
 
     def _transfer_config(self, size: int | None) -> TransferConfig:
         part_size = self.upload_part_size
@@ -226,7 +255,7 @@ class S3BlobStore(S3MultipartMixin, BlobStore):
     def head(self, key: str) -> BlobInfo:
         validate_key(key)
         with translate_errors("head", key):
-            response = self.client.head_object(Bucket=self.bucket, Key=key)
+            response = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
         return self._info(key, response, size=response["ContentLength"])
 
     def delete(self, key: str) -> None:
@@ -413,6 +442,20 @@ class S3BlobStore(S3MultipartMixin, BlobStore):
             content_type=response.get("ContentType") or DEFAULT_CONTENT_TYPE,
             last_modified=response["LastModified"],
             metadata=dict(response.get("Metadata") or {}),
+            sha256=_full_object_sha256(response),
         )
+
+
+def _full_object_sha256(response: dict[str, Any]) -> str:
+    """The hex SHA-256 of the whole object from a response's ``ChecksumSHA256``, or "" (none,
+    or a multipart object's checksum of part checksums, which ends in ``-<parts>``)."""
+    value = response.get("ChecksumSHA256") or ""
+    if not value or "-" in value or response.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+        return ""
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (ValueError, TypeError):
+        return ""
+    return raw.hex() if len(raw) == 32 else ""
 
 

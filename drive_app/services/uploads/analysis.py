@@ -1,0 +1,208 @@
+"""Analysis of uploaded bytes: SHA-256, real type (``drive_app.filetypes``) and malware scan,
+and the version's final state (ready, rejected, infected).
+
+:func:`verdict` judges bytes already in hand (a small upload read whole in the request, or
+what the server hashed while writing it); :func:`analyze` reads a version back from S3 once,
+feeding the hash, the type detection and the scanner together (the task for large uploads,
+and the retry of anything the scanner could not judge)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from drive_app import filetypes, quota
+from drive_app.models import FileVersion, Item, UploadState
+from suite.storage import get_blob_store
+
+logger = logging.getLogger(__name__)
+#: Bytes read from S3 at a time when analyzing an upload (hash, type, scan in one pass).
+READ_CHUNK_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why bytes are refused: an error ``code`` (``checksum_mismatch``, ``type_denied``...)
+    and a sentence."""
+
+    code: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the bytes are: their ``sha256`` and served ``mimetype``, or a ``refusal``, or
+    ``infected`` with the scanner's signature."""
+
+    sha256: str = ""
+    mimetype: str = ""
+    refusal: Refusal | None = None
+    infected: str = ""
+
+
+def verdict(version: FileVersion, title: str, *, sha256: str, head: bytes, scan: Any = None) -> Verdict:
+    """Judge bytes whose SHA-256 and first bytes are known. ``scan`` is the scanner's result
+    (``None``: not scanned, which only the no-op scanner allows). Most serious first: infected,
+    a checksum mismatch, a refused type."""
+    if scan is not None and not scan.clean:
+        return Verdict(infected=scan.signature or "unknown")
+    if version.declared_sha256 and sha256 != version.declared_sha256:
+        return Verdict(refusal=Refusal("checksum_mismatch",
+                                       f"the SHA-256 of the uploaded bytes is {sha256}, not the declared one"))
+    typed = filetypes.check(title, head, version.declared_mimetype)
+    if not typed.allowed:
+        return Verdict(refusal=Refusal(typed.code, typed.reason))
+    return Verdict(sha256=sha256, mimetype=typed.mimetype)
+
+
+def analyze(version_id: Any) -> str:
+    """Read the bytes once from S3, feeding at the same time the SHA-256, the type detection
+    (first bytes) and the scanner. Idempotent (a version that is no longer ``analyzing`` is
+    left alone). Returns the version's final state. Raises ScannerError when the scanner
+    cannot judge (the version stays ``analyzing``: retried later, fail closed)."""
+    from drive_app import scanning
+
+    version = FileVersion.objects.select_related("item").filter(pk=version_id).first()
+    if version is None or version.state != UploadState.ANALYZING:
+        return version.state if version is not None else "gone"
+    scanner = scanning.get_scanner()
+    digest = hashlib.sha256()
+    head = bytearray()
+
+    def chunks(reader: Any) -> Any:
+        for chunk in reader.iter_chunks(READ_CHUNK_BYTES):
+            if len(head) < filetypes.SNIFF_BYTES:
+                head.extend(chunk[: filetypes.SNIFF_BYTES - len(head)])
+            digest.update(chunk)
+            yield chunk
+
+    with get_blob_store().open(version.key) as reader:
+        stream = chunks(reader)
+        try:
+            result = scanner.scan(stream)
+        except scanning.ScanLimitExceeded:
+            # Fail closed for good: a file the scanner refuses to read is never served.
+            with transaction.atomic():
+                reject(version, Refusal("scan_limit_exceeded", "the file is larger than the scanner accepts"))
+            return UploadState.REJECTED
+        for _rest in stream:  # what the scanner did not read (the no-op one reads nothing)
+            pass
+    judged = verdict(version, version.item.title, sha256=digest.hexdigest(), head=bytes(head), scan=result)
+    with transaction.atomic():
+        state = FileVersion.objects.select_for_update().filter(pk=version.pk).values_list("state", flat=True).first()
+        if state != UploadState.ANALYZING:  # settled meanwhile by an overlapping run
+            return state or "gone"
+        return settle(version, judged)
+
+
+def settle(version: FileVersion, judged: Verdict) -> str:
+    """Record a verdict on an ``analyzing`` version (inside a transaction). Returns the new state."""
+    if judged.infected:
+        _mark_infected(version, judged.infected)
+        return UploadState.INFECTED
+    if judged.refusal is not None:
+        reject(version, judged.refusal)
+        return UploadState.REJECTED
+    mark_ready(version, judged.sha256, judged.mimetype)
+    return UploadState.READY
+
+
+def reject(version: FileVersion, refusal: Refusal) -> None:
+    """A refused version: kept as ``rejected`` with its reason, its charge released, its
+    object deleted after commit (call inside a transaction)."""
+    FileVersion.objects.filter(pk=version.pk).update(
+        state=UploadState.REJECTED, state_reason=f"{refusal.code}: {refusal.reason}"[:255], multipart_upload_id="",
+        charged_bytes=0,
+    )
+    Item.objects.filter(pk=version.item_id).update(upload_state=UploadState.REJECTED)
+    if version.charged_bytes:
+        quota.release(version.item.quota_owner_id, version.charged_bytes)
+        version.charged_bytes = 0
+    version.state = UploadState.REJECTED
+    key = version.key
+    transaction.on_commit(lambda: get_blob_store().delete(key))
+
+
+def _mark_infected(version: FileVersion, signature: str) -> None:
+    """Kept aside (the object stays, for the administrators; it is never served) and the
+    uploader is told."""
+    from drive_app import notifications
+
+    FileVersion.objects.filter(pk=version.pk).update(
+        state=UploadState.INFECTED, state_reason=f"infected: {signature}"[:255]
+    )
+    Item.objects.filter(pk=version.item_id).update(upload_state=UploadState.INFECTED)
+    version.state = UploadState.INFECTED
+    version_pk = version.pk
+    transaction.on_commit(lambda: notifications.infected_file(version_pk))
+    logger.warning("infected upload kept aside", extra={"version": str(version.pk), "signature": signature})
+
+
+def mark_ready(version: FileVersion, sha256: str, mimetype: str, **version_fields: Any) -> dict[str, Any]:
+    """A version that passed every check becomes ``ready`` (with ``version_fields`` written in
+    the same UPDATE), and the item's current one unless a newer version is already ready
+    (call inside a transaction, ``version.size`` known). Returns the item fields it set."""
+    from drive_app import tasks
+    from drive_app.previews import supports
+
+    FileVersion.objects.filter(pk=version.pk).update(
+        state=UploadState.READY, state_reason="", sha256=sha256, mimetype=mimetype, **version_fields
+    )
+    version.state, version.sha256, version.mimetype = UploadState.READY, sha256, mimetype
+    newer = list(
+        FileVersion.objects.filter(item_id=version.item_id, number__gt=version.number)
+        .order_by("-number").values_list("state", flat=True)
+    )
+    fields: dict[str, Any] = {"updated_at": timezone.now(), "upload_state": newer[0] if newer else UploadState.READY}
+    if UploadState.READY not in newer:
+        fields.update(current_version_id=version.pk, size=version.size, mimetype=mimetype, sha256=sha256)
+    Item.objects.filter(pk=version.item_id).update(**fields)
+    apply_retention(version.item_id, newest_number=version.number)
+    if supports(mimetype):  # no task for types that never get a preview
+        version_pk = version.pk
+        transaction.on_commit(lambda: tasks.make_preview.delay(str(version_pk)))
+    return fields
+
+
+def apply_retention(item_id: Any, *, newest_number: int | None = None) -> int:
+    """Delete ready versions beyond ``DRIVE_VERSIONS_KEEP`` (and older than
+    ``DRIVE_VERSIONS_MAX_DAYS`` when set), never the current one. Returns how many.
+    ``newest_number``: version numbers only grow, so a file whose newest version number is
+    within the limit cannot hold too many (no query)."""
+    from drive_app.services.uploads.versions import delete_version_row
+
+    if newest_number is not None and newest_number <= settings.DRIVE_VERSIONS_KEEP and not settings.DRIVE_VERSIONS_MAX_DAYS:
+        return 0
+    item = Item.objects.only("pk", "quota_owner_id", "current_version_id").get(pk=item_id)
+    ready = FileVersion.objects.filter(item_id=item_id, state=UploadState.READY).order_by("-number")
+    current = item.current_version_id
+    doomed = list(ready.exclude(pk=current)[max(0, settings.DRIVE_VERSIONS_KEEP - 1):])
+    if settings.DRIVE_VERSIONS_MAX_DAYS:
+        cutoff = timezone.now() - dt.timedelta(days=settings.DRIVE_VERSIONS_MAX_DAYS)
+        doomed += [v for v in ready.exclude(pk=current).filter(created_at__lt=cutoff) if v not in doomed]
+    for version in doomed:
+        delete_version_row(item, version)
+    return len(doomed)
+
+
+def resume_analysis(*, older_than: dt.timedelta = dt.timedelta(minutes=2)) -> int:
+    """Analyze again the versions left ``analyzing`` (scanner down, worker lost)."""
+    from drive_app.scanning import ScannerError
+
+    cutoff = timezone.now() - older_than
+    done = 0
+    for version_id in FileVersion.objects.filter(state=UploadState.ANALYZING, uploaded_at__lt=cutoff).values_list("pk", flat=True)[:500]:
+        try:
+            analyze(version_id)
+            done += 1
+        except ScannerError:
+            logger.warning("scanner still unavailable")
+            break
+    return done

@@ -1,0 +1,99 @@
+"""A file's versions (restore, delete) and downloads of its ready bytes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from drive_app import quota
+from drive_app.models import FileVersion, Item, ItemType, UploadState
+from drive_app.permissions import access_item
+from drive_app.services.uploads.analysis import apply_retention
+from drive_app.services.uploads.pending import forget_pending
+from suite.access.roles import Perm
+from suite.errors import Conflict, NotFound, ValidationFailed
+from suite.storage import PresignedRequest, get_blob_store
+
+
+def delete_version_row(item: Item, version: FileVersion) -> None:
+    quota.release(item.quota_owner_id, version.charged_bytes)
+    keys = [k for k in (version.key, version.preview_key) if k]
+    version.delete()
+    transaction.on_commit(lambda: get_blob_store().delete_many(keys))
+
+
+def version_restore(*, actor: Any, item_id: Any, version_id: Any) -> Item:
+    """Make an older version current again, as a new version (a server-side copy), so the
+    history keeps what was current before."""
+    store = get_blob_store()
+    with transaction.atomic():
+        item = access_item(actor, item_id, need=Perm.EDIT)
+        source = _version_of(item, version_id, ready=True)
+        key = store.new_key("drive")
+        number = (FileVersion.objects.filter(item=item).aggregate(n=Max("number"))["n"] or 0) + 1
+        quota.charge(item.quota_owner_id, source.size or 0)
+        store.copy(source.key, key)
+        try:
+            version = FileVersion.objects.create(
+                item=item, number=number, key=key, state=UploadState.READY, declared_size=source.size or 0,
+                size=source.size, mimetype=source.mimetype, sha256=source.sha256,
+                charged_bytes=source.size or 0, uploaded_by=actor, uploaded_at=timezone.now(),
+            )
+        except Exception:
+            store.delete(key)
+            raise
+        Item.objects.filter(pk=item.pk).update(
+            current_version=version, size=version.size, mimetype=version.mimetype, sha256=version.sha256,
+            upload_state=UploadState.READY, updated_at=timezone.now(),
+        )
+        apply_retention(item.pk)
+    return access_item(actor, item.pk)
+
+
+def version_delete(*, actor: Any, item_id: Any, version_id: Any) -> None:
+    """Delete one version (not the current one: restore another first)."""
+    with transaction.atomic():
+        item = access_item(actor, item_id, need=Perm.EDIT)
+        version = _version_of(item, version_id)
+        if version.pk == item.current_version_id:
+            raise Conflict(_("The current version cannot be deleted."), code="current_version")
+        if version.state == UploadState.PENDING:
+            forget_pending(item, version)
+            return
+        delete_version_row(item, version)
+
+
+def _version_of(item: Item, version_id: Any, *, ready: bool = False) -> FileVersion:
+    from suite.access.resolve import parse_pk
+
+    pk = parse_pk(FileVersion, version_id)
+    version = FileVersion.objects.filter(item=item, pk=pk).first() if pk else None
+    if version is None:
+        raise NotFound(_("No such version."))
+    if ready and version.state != UploadState.READY:
+        raise Conflict(_("This version is not available."), code="version_not_ready",
+                       details={"upload_state": version.state})
+    return version
+
+
+def download_url(*, actor: Any, item_id: Any, version_id: Any = None, inline: bool = False) -> PresignedRequest:
+    """A presigned GET of the current (or given) ready version, named after the item."""
+    from drive_app.services.items import item_visit
+
+    item = access_item(actor, item_id, need=Perm.VIEW)
+    if item.type != ItemType.FILE:
+        raise ValidationFailed(_("Folders are downloaded as a ZIP archive."), code="not_a_file")
+    if version_id is not None:
+        version = _version_of(item, version_id, ready=True)
+    elif item.current_version_id is None:
+        raise Conflict(_("This file is not available: %(state)s.") % {"state": item.upload_state},
+                       code="file_not_ready", details={"upload_state": item.upload_state})
+    else:
+        version = FileVersion.objects.get(pk=item.current_version_id)
+    item_visit(actor=actor, item=item)
+    return get_blob_store().presigned_get(version.key, filename=item.title, content_type=version.mimetype,
+                                          inline=inline)
