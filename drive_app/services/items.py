@@ -169,11 +169,19 @@ def parent_for(actor: Any, parent_id: Any, *, need: Perm = Perm.EDIT) -> Item:
     return parent
 
 
-def new_child(parent: Item, *, actor: Any, **fields: Any) -> Item:
-    """Insert an item under ``parent`` (call inside a transaction, title already resolved)."""
+def new_child(parent: Item, *, actor: Any, savepoint: bool = True, **fields: Any) -> Item:
+    """Insert an item under ``parent`` (call inside a transaction, title already resolved).
+    A title taken meanwhile is a 409; ``savepoint=False`` saves the two statements of the
+    savepoint that keeps the transaction usable to say so: the caller's transaction is then
+    broken and the caller reports the conflict after it (:func:`conflict_after`)."""
     if parent.depth >= tree.MAX_DEPTH:
         raise SuiteError(_("The tree is too deep here."), code="too_deep", status=400)
     path = tree.new_child_path(Item, parent.pk)
+    if not savepoint:
+        return Item.objects.create(
+            path=path, depth=len(path) // PATH_STEP, parent=parent, quota_owner_id=parent.quota_owner_id,
+            creator=actor if getattr(actor, "is_authenticated", False) else None, **fields,
+        )
     try:
         with transaction.atomic():
             return Item.objects.create(
@@ -189,6 +197,13 @@ def new_child(parent: Item, *, actor: Any, **fields: Any) -> Item:
         if existing is not None:
             raise title_conflict(existing) from exc
         raise
+
+
+def conflict_after(error: IntegrityError, parent_id: Any, title: str) -> Exception:
+    """What an insert that broke its transaction (``new_child(savepoint=False)``) means, once
+    that transaction is rolled back: a 409 when the title is taken, else the error itself."""
+    existing = _sibling_with_title(Item(pk=parent_id), title)
+    return title_conflict(existing) if existing is not None else error
 
 
 def folder_create(*, actor: Any, title: Any, parent_id: Any = None, on_conflict: str = "error") -> Item:

@@ -323,6 +323,42 @@ def test_small_upload_costs_a_bounded_number_of_queries(api, django_assert_max_n
     with django_assert_max_num_queries(11):  # token (+ its last use), transaction, 7 statements
         created = client.post(f"{API}/items/", json={"type": "file", "title": "q.txt", "size": 5}).json()
     assert put_bytes(created["upload"], b"hello").status_code == 200
-    with django_assert_max_num_queries(9):  # token, access, transaction, 6 statements
+    with django_assert_max_num_queries(8):  # token, access, transaction, 5 statements
         ended = client.post(f"{API}/items/{created['id']}/upload-ended/", json={})
     assert ended.json()["upload_state"] == "ready" and ended.json()["role"] == "owner"
+
+
+def test_a_taken_file_title_is_a_conflict_found_by_the_constraint(api):
+    """With on_conflict=error the unique constraint alone finds a taken title (no lookup
+    first): the request answers 409 naming the existing item and leaves no row behind."""
+    alice = UserFactory()
+    first = upload_file(api, alice, "Rapport.txt", b"one").json()
+    items, versions = Item.objects.count(), FileVersion.objects.count()
+    again = api(alice).post(f"{API}/items/", json={"type": "file", "title": "rapport.TXT", "size": 3})
+    error = assert_error(again, 409, "title_conflict")
+    assert error["details"] == {"existing": first["id"], "type": "file"}
+    assert (Item.objects.count(), FileVersion.objects.count()) == (items, versions)
+    renamed = api(alice).post(f"{API}/items/", json={"type": "file", "title": "rapport.TXT", "size": 3,
+                                                     "on_conflict": "rename"})
+    assert renamed.status_code == 201 and renamed.json()["title"] == "rapport (2).TXT"
+
+
+def test_an_older_version_judged_late_does_not_replace_a_newer_ready_one(api, settings, queued_analyses):
+    settings.DRIVE_INLINE_ANALYSIS_BYTES = 1000
+    alice = UserFactory()
+    old = b"old text\n" * 200  # above the inline limit: analyzed by the (queued) task
+    first = upload_file(api, alice, "suivi.txt", old).json()
+    assert first["upload_state"] == "analyzing"
+    new = b"new"
+    started = api(alice).post(f"{API}/items/{first['id']}/versions/", json={"size": len(new)}).json()
+    assert put_bytes(started["upload"], new).status_code == 200
+    ended = api(alice).post(f"{API}/items/{first['id']}/upload-ended/", json={}).json()
+    assert ended["upload_state"] == "ready" and ended["sha256"] == sha256(new)
+    from drive_app.services.uploads import analyze
+
+    assert analyze(queued_analyses[0]) == "ready"  # version 1, judged after version 2
+    item = api(alice).get(f"{API}/items/{first['id']}/").json()
+    assert (item["upload_state"], item["size"], item["sha256"]) == ("ready", len(new), sha256(new))
+    states = list(FileVersion.objects.filter(item_id=first["id"]).order_by("number").values_list("state", flat=True))
+    assert states == ["ready", "ready"]
+    assert str(Item.objects.get(pk=first["id"]).current_version.number) == "2"

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from drive_app import filetypes, quota
@@ -156,19 +156,50 @@ def mark_ready(version: FileVersion, sha256: str, mimetype: str, **version_field
         state=UploadState.READY, state_reason="", sha256=sha256, mimetype=mimetype, **version_fields
     )
     version.state, version.sha256, version.mimetype = UploadState.READY, sha256, mimetype
-    newer = list(
-        FileVersion.objects.filter(item_id=version.item_id, number__gt=version.number)
-        .order_by("-number").values_list("state", flat=True)
-    )
-    fields: dict[str, Any] = {"updated_at": timezone.now(), "upload_state": newer[0] if newer else UploadState.READY}
-    if UploadState.READY not in newer:
-        fields.update(current_version_id=version.pk, size=version.size, mimetype=mimetype, sha256=sha256)
-    Item.objects.filter(pk=version.item_id).update(**fields)
+    fields = _make_current(version)
     apply_retention(version.item_id, newest_number=version.number)
     if supports(mimetype):  # no task for types that never get a preview
         version_pk = version.pk
         transaction.on_commit(lambda: tasks.make_preview.delay(str(version_pk)))
     return fields
+
+
+#: The item follows its versions in one statement (no window between reading the newer
+#: versions and writing the item): its state is its newest version's, and this version
+#: becomes current unless a newer one is ready already.
+_MAKE_CURRENT = """
+UPDATE {item} AS i SET
+    updated_at = %(now)s,
+    upload_state = COALESCE(newer.newest_state, %(ready)s),
+    current_version_id = CASE WHEN newer.ready THEN i.current_version_id ELSE %(version)s END,
+    size = CASE WHEN newer.ready THEN i.size ELSE %(size)s END,
+    mimetype = CASE WHEN newer.ready THEN i.mimetype ELSE %(mimetype)s END,
+    sha256 = CASE WHEN newer.ready THEN i.sha256 ELSE %(sha256)s END
+FROM (SELECT
+        (SELECT v.state FROM {version} v WHERE v.item_id = %(item_id)s AND v.number > %(number)s
+         ORDER BY v.number DESC LIMIT 1) AS newest_state,
+        EXISTS (SELECT 1 FROM {version} v WHERE v.item_id = %(item_id)s AND v.number > %(number)s
+                AND v.state = %(ready)s) AS ready
+     ) AS newer
+WHERE i.id = %(item_id)s
+RETURNING i.updated_at, i.upload_state, i.current_version_id, i.size, i.mimetype, i.sha256
+"""
+_CURRENT_FIELDS = ("updated_at", "upload_state", "current_version_id", "size", "mimetype", "sha256")
+
+
+def _make_current(version: FileVersion) -> dict[str, Any]:
+    """Point the item at ``version`` (just made ready) as :data:`_MAKE_CURRENT` says; returns
+    the item fields as they now are."""
+    quote = connection.ops.quote_name
+    sql = _MAKE_CURRENT.format(item=quote(Item._meta.db_table), version=quote(FileVersion._meta.db_table))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {
+            "now": timezone.now(), "ready": UploadState.READY, "version": version.pk, "size": version.size,
+            "mimetype": version.mimetype, "sha256": version.sha256, "item_id": version.item_id,
+            "number": version.number,
+        })
+        row = cursor.fetchone()
+    return dict(zip(_CURRENT_FIELDS, row, strict=True)) if row is not None else {}
 
 
 def apply_retention(item_id: Any, *, newest_number: int | None = None) -> int:

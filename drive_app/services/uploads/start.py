@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,6 +19,7 @@ from drive_app.models import FileVersion, Item, ItemType, UploadState
 from drive_app.services.items import (
     _sibling_with_title,
     clean_title,
+    conflict_after,
     new_child,
     parent_for,
     resolve_title,
@@ -103,6 +104,19 @@ def file_create(
             details={"field": "on_conflict"},
         )
     key = get_blob_store().new_key("drive")
+    try:
+        return _file_create(actor, title, parent_id, size, content_type, sha, on_conflict, key)
+    except IntegrityError as error:  # the title was taken meanwhile (no savepoint: see below)
+        parent = parent_for(actor, parent_id)
+        raise conflict_after(error, parent.pk, title) from error
+
+
+def _file_create(
+    actor: Any, title: str, parent_id: Any, size: int, content_type: str, sha: str, on_conflict: str, key: str
+) -> UploadStart:
+    # Without a savepoint only when this is the outermost transaction (nothing of a caller's
+    # is lost when a taken title breaks it).
+    savepoint = transaction.get_connection().in_atomic_block
     with transaction.atomic():
         parent = parent_for(actor, parent_id)
         # With "error", the unique constraint alone finds a taken title (new_child: 409).
@@ -114,12 +128,14 @@ def file_create(
             return start_version(actor, item, size, content_type, sha, key=key)
         if existing is not None:  # taken: a 409, or the first free "name (n)"
             title = resolve_title(parent, title, "rename" if on_conflict == "rename" else "error")
-        start = new_file(parent, actor=actor, title=title, size=size, content_type=content_type, sha=sha, key=key)
-    return start
+        # The last statements of the transaction: a taken title breaks it (caught above).
+        return new_file(parent, actor=actor, title=title, size=size, content_type=content_type, sha=sha, key=key,
+                        savepoint=savepoint)
 
 
 def new_file(
-    parent: Item, *, actor: Any, title: str, size: int, content_type: str, sha: str, key: str | None = None
+    parent: Item, *, actor: Any, title: str, size: int, content_type: str, sha: str, key: str | None = None,
+    savepoint: bool = True,
 ) -> UploadStart:
     """A new file under ``parent`` (call inside a transaction, title resolved, access checked)
     with its first pending version. The item carries the parent's role annotation when the
@@ -128,7 +144,7 @@ def new_file(
     # S3 work first: the new path locks the parent's row until commit (creates in one folder
     # queue behind each other), so nothing slow may follow it.
     pending = _new_pending(actor, key or get_blob_store().new_key("drive"), size, content_type, sha)
-    item = new_child(parent, actor=actor, type=ItemType.FILE, title=title,
+    item = new_child(parent, actor=actor, type=ItemType.FILE, title=title, savepoint=savepoint,
                      upload_state=UploadState.PENDING, mimetype=content_type)
     if hasattr(parent, ROLE_ANNOTATION):
         setattr(item, ROLE_ANNOTATION, getattr(parent, ROLE_ANNOTATION))
