@@ -178,9 +178,11 @@ def resolve(session: DavSession, path: str) -> tuple[Root | Item | None, str]:
     if item is None:
         return None, path
     names = [item.dav_name]  # type: ignore[attr-defined]
-    for segment in segments[1:]:
+    for depth, segment in enumerate(segments[1:], start=1):
         if item.type != ItemType.FOLDER:
             return None, path
+        # Remembered for this request: WsgiDAV asks for the parent of a target next.
+        session.folders["/" + "/".join(segments[:depth])] = (item, "/" + "/".join(names))
         item = child_named(session, item, segment)
         if item is None:
             return None, path

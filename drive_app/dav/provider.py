@@ -29,6 +29,9 @@ class DriveDavProvider(DAVProvider):
         key = "/" + "/".join(namespace.split_path(path))
         if key in session.resources:
             return session.resources[key]
+        if key in session.folders:  # met on the way to a longer path of this request
+            folder, dav_path = session.folders[key]
+            return self.resource_for(folder, dav_path, environ)
         target, dav_path = namespace.resolve(session, key)
         resource: Any = None
         if target is namespace.ROOT:

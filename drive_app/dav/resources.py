@@ -418,7 +418,7 @@ class NewFile(DAVNonCollection):
 
     def begin_write(self, *, content_type: str | None = None) -> UploadWriter:
         return UploadWriter(actor=session_of(self.environ).user, environ=self.environ, on_written=self._written,
-                            parent_id=self.parent.pk, title=self.title)
+                            parent=self.parent, title=self.title)
 
     def _written(self, item: Item) -> None:
         session_of(self.environ).invalidate()

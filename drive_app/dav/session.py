@@ -37,6 +37,9 @@ class DavSession:
     scopes: list[str] = field(default_factory=list)
     #: DAV path (no trailing slash, "/" for the root) → resource, or None (does not exist).
     resources: dict[str, Any] = field(default_factory=dict)
+    #: DAV path → (item, canonical DAV path) of the folders met while resolving longer paths
+    #: (a PUT resolves its target, then WsgiDAV asks for the parent folder).
+    folders: dict[str, Any] = field(default_factory=dict)
     #: Lower-cased top-level name → item (with ``dav_name``), see ``namespace.root_entries``.
     roots: dict[str, Any] | None = None
     workspace: Any = None
@@ -56,6 +59,7 @@ class DavSession:
     def invalidate(self) -> None:
         """Forget everything read so far (after any write)."""
         self.resources.clear()
+        self.folders.clear()
         self.roots = None
         self.refs.clear()
         self.dead_properties.clear()

@@ -150,17 +150,17 @@ class UploadWriter:
     the written item to ``on_written``."""
 
     def __init__(self, *, actor: Any, environ: dict[str, Any], on_written: Any, item_id: Any = None,
-                 parent_id: Any = None, title: str | None = None):
+                 parent: Any = None, title: str | None = None):
         self.actor = actor
         self.environ = environ
         self.on_written = on_written
         self.item_id = item_id
-        self.parent_id = parent_id
+        self.parent = parent
         self.title = title
 
     def writelines(self, chunks: Iterable[bytes]) -> None:
         target: dict[str, Any] = (
-            {"item_id": self.item_id} if self.item_id is not None else {"parent_id": self.parent_id, "title": self.title}
+            {"item_id": self.item_id} if self.item_id is not None else {"parent": self.parent, "title": self.title}
         )
         try:
             item = file_write(

@@ -45,7 +45,8 @@ from drive_app.services.uploads.multipart import check_parts_complete
 from drive_app.services.uploads.pending import editable_item, forget_pending, pending_upload_of
 from drive_app.services.uploads.start import UploadRejected, validate_declared
 from suite.access.resolve import ROLE_ANNOTATION
-from suite.errors import Conflict, SuiteError, ValidationFailed
+from suite.access.roles import Perm, role_allows
+from suite.errors import Conflict, PermissionDenied, SuiteError, ValidationFailed
 from suite.storage import (
     BlobNotFound,
     BlobRangeNotSatisfiable,
@@ -262,6 +263,7 @@ def file_write(
     content_type: str | None = None,
     item_id: Any = None,
     parent_id: Any = None,
+    parent: Item | None = None,
     title: Any = None,
     create_only: bool = False,
 ) -> Item:
@@ -272,8 +274,10 @@ def file_write(
     hashed on the way; then the same checks as ``upload-ended`` apply (size, quota, type,
     scan). ``size`` may be unknown (chunked transfer): the quota is then checked after the
     fact. ``create_only``: a file that already holds the title is a 409 conflict, not a
-    version."""
+    version. ``parent``: the folder already fetched with the actor's role (instead of
+    ``parent_id``)."""
     declared_type = content_type or "application/octet-stream"
+    created = False
     with transaction.atomic():
         if item_id is not None:
             item = editable_item(actor, item_id)
@@ -281,7 +285,7 @@ def file_write(
                 raise ValidationFailed(_("Only files have contents."), code="not_a_file")
         else:
             clean = clean_title(title)
-            parent = parent_for(actor, parent_id)
+            parent = parent_for(actor, parent_id) if parent is None else _writable_folder(parent)
             existing = _sibling_with_title(parent, clean)
             if existing is not None:
                 if existing.type != ItemType.FILE or create_only:
@@ -293,11 +297,14 @@ def file_write(
                 # No grant or link of its own: the actor's role on it is the parent's.
                 setattr(item, ROLE_ANNOTATION, getattr(parent, ROLE_ANNOTATION))
                 item.is_favorite = False  # type: ignore[attr-defined]
+                created = True
         if size is not None:
             size, declared_type, _sha = validate_declared(size, declared_type, None)
             quota.check_room(item.quota_owner_id, size)
         store = get_blob_store()
-        last = FileVersion.objects.filter(item=item).order_by("-number").values_list("number", flat=True).first()
+        last = None if created else (
+            FileVersion.objects.filter(item=item).order_by("-number").values_list("number", flat=True).first()
+        )
         version = FileVersion.objects.create(
             item=item, number=(last or 0) + 1, key=store.new_key("drive"),
             declared_size=size if size is not None else -1, declared_mimetype=declared_type,
@@ -328,6 +335,16 @@ def file_write(
     received = Received(size=info.size, sha256=tap.digest.hexdigest(), head=bytes(tap.kept[: filetypes.SNIFF_BYTES]),
                         whole=bytes(tap.kept) if tap.size <= len(tap.kept) else None)
     return end_upload(item, version, received=received, read_back_up_to=settings.DRIVE_SINGLE_UPLOAD_MAX_BYTES)
+
+
+def _writable_folder(parent: Item) -> Item:
+    """``parent`` (fetched with the actor's role) if the actor may create in it."""
+    if not role_allows(getattr(parent, ROLE_ANNOTATION, None), Perm.EDIT):
+        raise PermissionDenied()
+    if parent.type != ItemType.FOLDER:
+        raise ValidationFailed(_("The parent must be a folder."), code="parent_not_folder",
+                               details={"field": "parent"})
+    return parent
 
 
 class _Tap:
