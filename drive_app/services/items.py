@@ -254,7 +254,11 @@ def item_visit(*, actor: Any, item: Item) -> None:
     if not getattr(actor, "is_authenticated", False):
         return
     if cache.add(f"drive-visit:{actor.pk}:{item.pk}", 1, VISIT_RESOLUTION_SECONDS):
-        Visit.objects.update_or_create(user=actor, item=item, defaults={"visited_at": timezone.now()})
+        # One INSERT ... ON CONFLICT DO UPDATE (no transaction, lock and savepoint around it).
+        Visit.objects.bulk_create(
+            [Visit(user=actor, item=item, visited_at=timezone.now())],
+            update_conflicts=True, unique_fields=["user", "item"], update_fields=["visited_at"],
+        )
 
 
 # --- move and copy ----------------------------------------------------------------------------------

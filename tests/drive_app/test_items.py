@@ -292,3 +292,21 @@ def test_link_reach_opens_a_folder_to_authenticated_users_read_only(api, client)
     assert_error(api(bob).patch(f"{API}/items/{box['id']}/", json={"link_reach": "public"}), 403, "permission_denied")
     assert_error(api(alice).patch(f"{API}/items/{box['id']}/", json={"link_role": "owner"}), 422, "validation_error")
     assert client.get(f"{API}/items/{item['id']}/").status_code == 401  # the API needs an account
+
+
+def test_a_visit_is_one_row_per_user_and_item_moved_forward_by_later_visits(api):
+    from django.core.cache import cache
+
+    from drive_app.models import Visit
+    from drive_app.services.items import item_visit
+
+    alice = UserFactory()
+    item = Item.objects.get(pk=upload_file(api, alice, "vu.txt", b"seen").json()["id"])
+    item_visit(actor=alice, item=item)
+    first = Visit.objects.get(user=alice, item=item).visited_at
+    item_visit(actor=alice, item=item)  # within the resolution: not written again
+    assert Visit.objects.get(user=alice, item=item).visited_at == first
+    cache.clear()  # the resolution has passed
+    item_visit(actor=alice, item=item)
+    visits = list(Visit.objects.filter(user=alice, item=item))
+    assert len(visits) == 1 and visits[0].visited_at > first
