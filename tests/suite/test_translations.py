@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 import docs_app
+import drive_app
 import suite
 
 LOCALE = Path(suite.__file__).parent / "locale" / "fr" / "LC_MESSAGES"
 CATALOGS = [
     Path(package.__file__).parent / "locale" / "fr" / "LC_MESSAGES" / "django.po"
-    for package in (suite, docs_app)
+    for package in (suite, docs_app, drive_app)
 ]
 
 
