@@ -13,7 +13,9 @@ lock around ``acquire``.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection, transaction
@@ -49,6 +51,54 @@ def _from_row(row: DavLock) -> dict[str, Any]:
     lock["token"] = row.token
     lock["root"] = row.root
     return lock
+
+
+#: The principal of the locks that stand for WOPI locks: no DAV user is ever it, so no DAV
+#: request can submit such a lock as its own (WsgiDAV checks principal and token).
+WOPI_PRINCIPAL = "wopi"
+WOPI_OWNER = b'<D:owner xmlns:D="DAV:">office editing session (WOPI)</D:owner>'
+
+
+def _wopi_lock(root: str, lock_id: str, expires_at: dt.datetime) -> dict[str, Any]:
+    """A file being edited in an office server, as an exclusive DAV write lock on it that no
+    DAV client holds: writes, deletes, moves and LOCKs of it answer 423 until the editing
+    session ends, and its lockdiscovery shows who holds it."""
+    expire = expires_at.timestamp()
+    return {
+        "root": root, "type": "write", "scope": "exclusive", "depth": "0", "owner": WOPI_OWNER,
+        "timeout": max(1.0, expire - time.time()), "expire": expire, "principal": WOPI_PRINCIPAL,
+        "token": "opaquelocktoken:wopi-" + hashlib.sha256(f"{root}\n{lock_id}".encode()).hexdigest()[:32],
+    }
+
+
+def _wopi_locks(*, roots: Iterable[str] = (), under: str | None = None) -> list[dict[str, Any]]:
+    """The live WOPI locks of the items at ``roots`` (canonical URLs), or of the items below
+    ``under``, as DAV locks."""
+    from drive_app.dav.namespace import ref_of, tree_path_of_ref
+    from drive_app.models import Item, WopiLock
+
+    query = WopiLock.objects.filter(expires_at__gt=timezone.now())
+    if under is not None:
+        query = query.filter(item__path__startswith=tree_path_of_ref(under)).exclude(
+            item__path=tree_path_of_ref(under))
+    else:
+        query = query.filter(item__path__in=[tree_path_of_ref(root) for root in roots if root != "/"])
+    return [
+        _wopi_lock(normalize_lock_root(ref_of(Item(path=path))), lock_id, expires_at)
+        for path, lock_id, expires_at in query.values_list("item__path", "lock_id", "expires_at")
+    ]
+
+
+def dav_locked(item_path: str) -> bool:
+    """Whether a live WebDAV write lock covers the item at tree path ``item_path``: on the
+    item itself, or with depth infinity on a folder above it (a WOPI editing session must not
+    take or write a file a desktop client holds)."""
+    from drive_app.dav.namespace import ref_of
+    from drive_app.models import Item
+
+    ref = normalize_lock_root(ref_of(Item(path=item_path)))
+    rows = DavLock.objects.filter(root__in=[ref, *_ancestors(ref)], expires_at__gt=timezone.now())
+    return any(root == ref or (data or {}).get("depth") == "infinity" for root, data in rows.values_list("root", "data"))
 
 
 def _ancestors(path: str) -> list[str]:
@@ -101,6 +151,10 @@ class DavLockStorage:
             if include_children:
                 query = query | DavLock.objects.filter(root__startswith=path.rstrip("/") + "/")
             locks = [_from_row(row) for row in query.filter(expires_at__gt=timezone.now()).order_by("root", "token")]
+            if include_root:
+                locks += _wopi_locks(roots=[path])
+            if include_children:
+                locks += _wopi_locks(under=path)
         return [lock["token"] for lock in locks] if token_only else locks
 
     def prefetch(self, refs: list[str]) -> None:
@@ -116,6 +170,8 @@ class DavLockStorage:
             session.locks[ref] = []
         for row in DavLock.objects.filter(root__in=wanted, expires_at__gt=timezone.now()).order_by("token"):
             session.locks[row.root].append(_from_row(row))
+        for lock in _wopi_locks(roots=wanted):
+            session.locks.setdefault(lock["root"], []).append(lock)
 
     # --- writes --------------------------------------------------------------------------------
 

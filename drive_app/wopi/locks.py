@@ -27,6 +27,7 @@ from suite.errors import ValidationFailed
 LOCK_ID_MAX_LENGTH = 1024
 
 LOCKED_ELSEWHERE = "Locked by another editing session"
+LOCKED_BY_DAV = "Locked by a WebDAV client"
 NOT_LOCKED = "File not locked"
 NOT_EMPTY = "File not locked and not empty"
 
@@ -44,6 +45,16 @@ def _hold(item_id: Any) -> WopiLock | None:
     """Take the file's row lock (call inside a transaction) and return its live lock."""
     Item.objects.select_for_update().filter(pk=item_id).values_list("pk", flat=True).first()
     return _live_lock(item_id)
+
+
+def _refuse_if_dav_locked(item_id: Any) -> None:
+    """A file a WebDAV client holds a write lock on is locked for WOPI too (409, empty
+    ``X-WOPI-Lock``: the lock is not a WOPI one): the office server opens it read-only."""
+    from drive_app.dav.locks import dav_locked
+
+    path = Item.objects.filter(pk=item_id).values_list("path", flat=True).first()
+    if path is not None and dav_locked(path):
+        raise LockMismatch("", LOCKED_BY_DAV)
 
 
 def _hold_matching(item_id: Any, lock_id: str) -> None:
@@ -82,6 +93,8 @@ def lock(*, item_id: Any, lock_id: str, user: Any) -> None:
         current = _hold(item_id)
         if current is not None and current.lock_id != lock_id:
             raise LockMismatch(current.lock_id, LOCKED_ELSEWHERE)
+        if current is None:
+            _refuse_if_dav_locked(item_id)
         WopiLock.objects.update_or_create(
             item_id=item_id, defaults={"lock_id": lock_id, "expires_at": _expiry(), "created_by": user},
         )
@@ -129,6 +142,8 @@ def check_write(*, item_id: Any, lock_id: str | None, size: int | None) -> None:
             raise LockMismatch(current.lock_id, LOCKED_ELSEWHERE)
     elif size != 0:
         raise LockMismatch("", NOT_EMPTY)
+    else:
+        _refuse_if_dav_locked(item_id)
 
 
 def check_unlocked_or_held(*, item_id: Any, lock_id: str | None) -> None:
@@ -136,6 +151,8 @@ def check_unlocked_or_held(*, item_id: Any, lock_id: str | None) -> None:
     current = _live_lock(item_id)
     if current is not None and lock_id != current.lock_id:
         raise LockMismatch(current.lock_id, LOCKED_ELSEWHERE)
+    if current is None:
+        _refuse_if_dav_locked(item_id)
 
 
 __all__ = [

@@ -24,6 +24,7 @@ from django.db.models import Max
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
+from drive_app.dav.locks import dav_locked
 from drive_app.models import TITLE_MAX_LENGTH, FileVersion, Item, ItemType, UploadState
 from drive_app.permissions import access_item
 from drive_app.services.items import _sibling_with_title, clean_title, free_title, item_update
@@ -269,7 +270,7 @@ def put_relative(session: WopiSession, *, body: Any, size: int | None, suggested
                 raise WopiError(_("A file with this name already exists here."),
                                 code="wopi_target_exists", status=409, headers=headers)
             held = locks.current_lock(existing.pk)
-            if held:
+            if held or dav_locked(existing.path):  # by an editing session, or a WebDAV client
                 raise WopiError(_("The file to overwrite is locked."), code="wopi_target_locked",
                                 status=409, headers={**headers, "X-WOPI-Lock": held})
     # Only an explicit overwrite may turn into a new version of an existing file: a name taken

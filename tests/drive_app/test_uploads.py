@@ -362,3 +362,16 @@ def test_an_older_version_judged_late_does_not_replace_a_newer_ready_one(api, se
     states = list(FileVersion.objects.filter(item_id=first["id"]).order_by("number").values_list("state", flat=True))
     assert states == ["ready", "ready"]
     assert str(Item.objects.get(pk=first["id"]).current_version.number) == "2"
+
+
+def test_an_empty_file_is_uploaded_and_served(api):
+    """S3 answers a ranged GET of an empty object with 416: upload-ended falls back to its
+    HEAD; the empty file is ready with the SHA-256 of no bytes."""
+    alice = UserFactory()
+    ended = upload_file(api, alice, "vide.txt", b"")
+    assert ended.status_code == 200, ended.content
+    body = ended.json()
+    assert (body["upload_state"], body["size"], body["sha256"]) == ("ready", 0, sha256(b""))
+    download = api(alice).get(f"{API}/items/{body['id']}/download/")
+    assert download.status_code == 302
+    assert requests.get(download["Location"], timeout=10).content == b""
