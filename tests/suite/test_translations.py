@@ -35,6 +35,10 @@ def test_every_message_is_translated_and_none_is_fuzzy(catalog):
     assert "#, fuzzy" not in po
     untranslated = [msgid for msgid, msgstr in entries(po) if msgid and not msgstr]
     assert untranslated == []
+    # A translation pasted twice reads twice to the user.
+    repeated = [msgstr for _msgid, msgstr in entries(po)
+                if any(len(msgstr) % n == 0 and msgstr and msgstr == msgstr[: len(msgstr) // n] * n for n in (2, 3))]
+    assert repeated == []
     assert len(entries(po)) > 20
     assert catalog.with_suffix(".mo").stat().st_size > 0
 

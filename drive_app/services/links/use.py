@@ -163,7 +163,7 @@ def link_download(*, link: ShareLink, item_id: Any, inline: bool = False) -> Pre
     )
     if version is None:  # fail closed: only a version that passed every check is served
         raise Conflict(
-            _("This file is not available: %(state)s.") % {"state": item.upload_state},
+            _("This file is not available: %(state)s.") % {"state": item.get_upload_state_display()},
             code="file_not_ready",
             details={"upload_state": item.upload_state},
         )

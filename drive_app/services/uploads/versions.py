@@ -93,7 +93,7 @@ def download_url(*, actor: Any, item_id: Any, version_id: Any = None, inline: bo
     if version_id is not None:
         version = _version_of(item, version_id, ready=True)
     elif item.current_version is None:
-        raise Conflict(_("This file is not available: %(state)s.") % {"state": item.upload_state},
+        raise Conflict(_("This file is not available: %(state)s.") % {"state": item.get_upload_state_display()},
                        code="file_not_ready", details={"upload_state": item.upload_state})
     else:
         version = item.current_version
