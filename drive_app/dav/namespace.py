@@ -28,7 +28,7 @@ import unicodedata
 from collections import Counter
 from urllib.parse import quote
 
-from django.db.models import Q, QuerySet, Value
+from django.db.models import F, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
 from drive_app.dav.session import DavSession
@@ -157,7 +157,7 @@ def child_named(session: DavSession, folder: Item, name: str) -> Item | None:
     user's role on it."""
     queryset = listable(Item.objects.filter(parent=folder)).annotate(_lower=Lower("title")).filter(
         _lower=Lower(Value(name))
-    )
+    ).annotate(current_key=F("current_version__key"))  # a GET needs nothing else
     child = annotate_roles(queryset, session.user).first()
     if child is not None:
         child.dav_name = child.title  # type: ignore[attr-defined]

@@ -368,7 +368,9 @@ class FileResource(ItemBacked, DAVNonCollection):
     def get_content(self) -> BlobRangeReader:
         if self.item.current_version_id is None:
             raise DavProblem(404)
-        key = FileVersion.objects.values_list("key", flat=True).get(pk=self.item.current_version_id)
+        key = getattr(self.item, "current_key", None) or (
+            FileVersion.objects.values_list("key", flat=True).get(pk=self.item.current_version_id)
+        )
         size = self.get_content_length()
         planned_end = None
         if self.environ.get("HTTP_RANGE") and size:

@@ -546,3 +546,15 @@ def test_folders_created_over_dav_are_items_of_the_drive(dav, owner):
 
     item = Item.objects.get(title="Projets 2026")
     assert (item.type, item.parent_id, item.creator_id) == (ItemType.FOLDER, workspace_for(owner).pk, owner.pk)
+
+
+def test_a_file_get_costs_four_statements(dav, owner):
+    """App password, the two path segments (each with the role, the last with its version's
+    key), and the workspace: nothing per byte, no second lookup of the version."""
+    folder = folder_create(actor=owner, title="Docs")
+    put_file(owner, folder, "a.txt", b"content")
+    dav("GET", "/Docs/a.txt")  # warm: the token's last use is recorded once
+    with CaptureQueriesContext(connection) as queries:
+        reply = dav("GET", "/Docs/a.txt")
+    assert reply.status == 200 and reply.body == b"content"
+    assert len(queries) == 4, [query["sql"][:60] for query in queries]
