@@ -168,9 +168,14 @@ class DavLockStorage:
             return
         for ref in wanted:
             session.locks[ref] = []
-        for row in DavLock.objects.filter(root__in=wanted, expires_at__gt=timezone.now()).order_by("token"):
+        # A file a PUT is creating has a provisional URL ("<folder>/~<name>", NewFile): no
+        # lock is ever rooted there (a LOCK of an unmapped URL creates the file first).
+        stored = [ref for ref in wanted if "/~" not in ref]
+        if not stored:
+            return
+        for row in DavLock.objects.filter(root__in=stored, expires_at__gt=timezone.now()).order_by("token"):
             session.locks[row.root].append(_from_row(row))
-        for lock in _wopi_locks(roots=wanted):
+        for lock in _wopi_locks(roots=stored):
             session.locks.setdefault(lock["root"], []).append(lock)
 
     # --- writes --------------------------------------------------------------------------------
