@@ -390,6 +390,11 @@ WOPI_DISCOVERY_URL = env.str("WOPI_DISCOVERY_URL")
 WOPI_HOST_URL = env.str("WOPI_HOST_URL", SUITE_PUBLIC_URL).rstrip("/")
 WOPI_TOKEN_TTL_SECONDS = env.int("WOPI_TOKEN_TTL_SECONDS", 36000, minimum=60)
 WOPI_LOCK_SECONDS = env.int("WOPI_LOCK_SECONDS", 1800, minimum=60)
+# Whether WOPI requests must carry the office server's signature (X-WOPI-Proof): checked when
+# its discovery publishes a proof key, always (refused without a key), or never.
+WOPI_PROOF_KEYS = env.choice(
+    "WOPI_PROOF_KEYS", ("verify-when-offered", "required", "off"), "verify-when-offered"
+)
 
 # --- Periodic tasks (suite beat, or the in-process scheduler in zero-config) -----------------
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}

@@ -7,6 +7,8 @@ save drive files through ``/wopi/files/<id>``.
 - ``locks``: the one WOPI lock per file (``WopiLock`` rows), 30 minutes unless refreshed.
 - ``discovery``: the office server's ``/hosting/discovery`` XML, cached, turned into the
   editor URL for a file.
+- ``proof``: the office server's signature on each request (``X-WOPI-Proof``), checked
+  against the proof key its discovery publishes (``WOPI_PROOF_KEYS``).
 - ``operations``: what each WOPI operation does to the drive (through the drive services).
 - ``editor``: the editor URL and token for ``GET /api/v1/drive/items/<id>/wopi/``.
 - ``views``: the HTTP endpoints, speaking the protocol's headers and status codes.

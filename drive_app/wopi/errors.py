@@ -52,3 +52,20 @@ class NotImplementedOperation(WopiError):
 
     code = "wopi_not_implemented"
     status = 501
+
+
+class InvalidProof(WopiError):
+    """500: the office server offers proof keys and the request's proof does not verify:
+    ``X-WOPI-Proof``/``X-WOPI-ProofOld`` missing or signed by another key or over another
+    URL or token, ``X-WOPI-TimeStamp`` missing, malformed or out of its window; or
+    ``WOPI_PROOF_KEYS=required`` and the discovery offers no key. MS-WOPI ("Verifying that
+    requests originate from Office for the web by using proof keys") says the host *must*
+    answer 500 to a request that is not signed properly (Nextcloud's integration does too):
+    for the office server the operation failed, whichever status it is told. A proof that
+    does not verify is a forgery or a misconfiguration (``WOPI_HOST_URL`` not the URL the
+    office server calls), so it is logged as a failure, as every 5xx here is.
+    ``details["reason"]`` (``proof``, ``timestamp``, ``no_key``, ``unusable_key``) says
+    which check failed."""
+
+    code = "wopi_invalid_proof"
+    status = 500

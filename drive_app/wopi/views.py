@@ -6,7 +6,8 @@ The office server, not a browser, calls them: no session, no CSRF (``csrf_exempt
 ``access_token`` query parameter (or an ``Authorization: Bearer`` header, which Collabora
 also sends) is the only credential. Errors carry the uniform error body plus the headers
 the protocol defines (``X-WOPI-Lock``...); the platform's error middleware leaves ``/wopi/``
-responses as they are.
+responses as they are. Once the token has authorized a request, its proof that the office
+server sent it is checked (:mod:`.proof`, as ``WOPI_PROOF_KEYS`` says).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from drive_app.wopi import discovery, locks, operations
+from drive_app.wopi import discovery, locks, operations, proof
 from drive_app.wopi.errors import NotImplementedOperation, WopiError
 from drive_app.wopi.operations import WopiSession, item_version
 from suite.errors import SuiteError, error_body, error_response
@@ -86,8 +87,8 @@ def _error(exc: SuiteError) -> HttpResponse:
 
 
 def _serve(request: HttpRequest, file_id: str, handlers: dict[str, Handler]) -> HttpResponseBase:
-    """Authorize, then run the handler of the request's method; WOPI errors become their
-    status and headers."""
+    """Authorize (the token, then the office server's proof), then run the handler of the
+    request's method; WOPI errors become their status and headers."""
     handler = handlers.get(request.method or "")
     if handler is None:
         response = error_response(405, "method_not_allowed")
@@ -96,11 +97,14 @@ def _serve(request: HttpRequest, file_id: str, handlers: dict[str, Handler]) -> 
     try:
         if not discovery.enabled():
             raise discovery.WopiDisabled()
-        session = operations.open_session(_token(request), file_id)
+        token = _token(request)
+        session = operations.open_session(token, file_id)
+        proof.check(request, token)
         return handler(request, session)
     except SuiteError as exc:
         if exc.status >= 500:
-            logger.warning("WOPI request failed", extra={"code": exc.code, "status": exc.status})
+            logger.warning("WOPI request failed",
+                           extra={"code": exc.code, "status": exc.status, "details": exc.details})
         return _error(exc)
 
 
