@@ -49,7 +49,7 @@ test: install node-deps test-system-deps
 
 lint: install
 	$(BIN)/ruff check suite tests bench docs_app drive_app chat_app mail_bridge
-	$(BIN)/mypy suite
+	$(BIN)/mypy suite docs_app drive_app chat_app mail_bridge
 
 ## make bench: the benchmarks (results tables in bench/RESULTS.md and bench/asgi_servers.py)
 bench: install

@@ -62,7 +62,7 @@ def resolve_access(document_id: Any, users: list[Any]) -> dict[Any, Access]:
             continue
         row = (
             annotate_roles(documents(include_deleted=True).filter(pk=document_id), user)
-            .values_list("effective_role", "ancestors_deleted_at")
+            .values_list("effective_role", "ancestors_deleted_at")  # type: ignore[misc]  # annotated
             .first()
         )
         if row is None:

@@ -98,7 +98,7 @@ def document_detail(actor: Any, document: Document) -> Document:
     return with_annotations(queryset, actor).get()
 
 
-def direct_access_ids(actor: Any) -> QuerySet[DocumentAccess]:
+def direct_access_ids(actor: Any) -> QuerySet[DocumentAccess, dict[str, Any]]:
     """Ids of the documents on which the actor or one of their teams holds an access on the
     document itself (not inherited)."""
     return DocumentAccess.objects.filter(
@@ -200,7 +200,7 @@ def document_recent(actor: Any) -> QuerySet[Document]:
     )[:1]
     queryset = documents().filter(pk__in=Visit.objects.filter(user_id=actor.pk).values("document_id"))
     queryset = visible_to(queryset, actor, Perm.VIEW).annotate(visited_at=Subquery(visited_at))
-    return with_annotations(queryset, actor).order_by("-visited_at", "pk")
+    return with_annotations(queryset, actor).order_by("-visited_at", "pk")  # type: ignore[misc]  # annotated above
 
 
 def document_tree(actor: Any, document: Document) -> list[Document]:

@@ -124,7 +124,7 @@ def version_create(*, actor: Any, document_id: Any, name: str) -> DocumentVersio
 def version_read(*, actor: Any, document_id: Any, version_id: Any, fmt: str) -> Any:
     document = access_document(actor, document_id, need=Perm.EDIT)
     version = _version(document, version_id)
-    doc = pycrdt.Doc()
+    doc: pycrdt.Doc = pycrdt.Doc()
     doc.apply_update(bytes(version.state))
     return render_doc(doc, fmt)
 
@@ -136,7 +136,7 @@ def version_restore(*, actor: Any, document_id: Any, version_id: Any) -> Documen
     current content is kept first as a named version, so a restore can be undone."""
     document = access_document(actor, document_id, need=Perm.EDIT)
     version = _version(document, version_id)
-    old = pycrdt.Doc()
+    old: pycrdt.Doc = pycrdt.Doc()
     old.apply_update(bytes(version.state))
     target = converters.read_content(old, settings.DOCS_FRAGMENT)
     current, _rows = storage.load_doc(document.pk)

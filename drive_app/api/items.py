@@ -89,7 +89,7 @@ def item_create(request: HttpRequest, payload: ItemCreateIn):
         actor=who, title=payload.title, parent_id=payload.parent, size=payload.size,
         content_type=payload.content_type, sha256=payload.sha256, on_conflict=payload.on_conflict,
     )
-    multipart = (start.version.part_size, start.part_count) if start.part_count else None
+    multipart = (start.version.part_size or 0, start.part_count) if start.part_count else None
     return Status(201, item_out(start.item, who, upload=start.upload,
                                 multipart=multipart))
 
@@ -236,7 +236,7 @@ def version_create(request: HttpRequest, item_id: str, payload: VersionIn):
     who = actor(request)
     start = uploads.version_create(actor=who, item_id=item_id, size=payload.size,
                                    content_type=payload.content_type, sha256=payload.sha256)
-    multipart = (start.version.part_size, start.part_count) if start.part_count else None
+    multipart = (start.version.part_size or 0, start.part_count) if start.part_count else None
     return Status(201, item_out(start.item, who, upload=start.upload,
                                 multipart=multipart))
 

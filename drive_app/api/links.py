@@ -121,7 +121,7 @@ def link_file_create(request: HttpRequest, token: str, payload: LinkFileCreateIn
         link=link, title=payload.title, size=payload.size, content_type=payload.content_type,
         sha256=payload.sha256, parent_id=payload.parent, on_conflict=payload.on_conflict,
     )
-    multipart = (start.version.part_size, start.part_count) if start.part_count else None
+    multipart = (start.version.part_size or 0, start.part_count) if start.part_count else None
     return Status(201, link_item_out(start.item, link, upload=start.upload, multipart=multipart))
 
 

@@ -117,4 +117,4 @@ def item_recent(actor: Any) -> QuerySet[Item]:
     queryset = Item.objects.filter(visits__user=actor, ancestors_deleted_at__isnull=True).annotate(
         visited_at=last
     )
-    return _visible(with_annotations(queryset, actor)).order_by("-visited_at", "pk")
+    return _visible(with_annotations(queryset, actor)).order_by("-visited_at", "pk")  # type: ignore[misc]  # annotated above

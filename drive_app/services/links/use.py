@@ -158,7 +158,7 @@ def link_download(*, link: ShareLink, item_id: Any, inline: bool = False) -> Pre
         FileVersion.objects.filter(
             pk=item.current_version_id, item=item, state=UploadState.READY
         ).first()
-        if servable(item)
+        if servable(item) and item.current_version_id is not None
         else None
     )
     if version is None:  # fail closed: only a version that passed every check is served

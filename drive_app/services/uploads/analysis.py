@@ -213,11 +213,12 @@ def apply_retention(item_id: Any, *, newest_number: int | None = None) -> int:
         return 0
     item = Item.objects.only("pk", "quota_owner_id", "current_version_id").get(pk=item_id)
     ready = FileVersion.objects.filter(item_id=item_id, state=UploadState.READY).order_by("-number")
-    current = item.current_version_id
-    doomed = list(ready.exclude(pk=current)[max(0, settings.DRIVE_VERSIONS_KEEP - 1):])
+    if item.current_version_id is not None:  # never the current one
+        ready = ready.exclude(pk=item.current_version_id)
+    doomed = list(ready[max(0, settings.DRIVE_VERSIONS_KEEP - 1):])
     if settings.DRIVE_VERSIONS_MAX_DAYS:
         cutoff = timezone.now() - dt.timedelta(days=settings.DRIVE_VERSIONS_MAX_DAYS)
-        doomed += [v for v in ready.exclude(pk=current).filter(created_at__lt=cutoff) if v not in doomed]
+        doomed += [v for v in ready.filter(created_at__lt=cutoff) if v not in doomed]
     for version in doomed:
         delete_version_row(item, version)
     return len(doomed)
