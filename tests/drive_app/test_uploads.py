@@ -375,3 +375,20 @@ def test_an_empty_file_is_uploaded_and_served(api):
     download = api(alice).get(f"{API}/items/{body['id']}/download/")
     assert download.status_code == 302
     assert requests.get(download["Location"], timeout=10).content == b""
+
+
+def test_completing_with_a_wrong_etag_is_refused_and_the_upload_stays_open(api, small_multipart):
+    alice = UserFactory()
+    data = bytes(range(256)) * (6 * MIB // 256)
+    item = start_multipart(api, alice, "etag.bin", len(data))
+    parts = []
+    for number, part in part_urls(api, alice, item["id"], [1, 2]).items():
+        response = put_bytes(part, data[(number - 1) * 5 * MIB: number * 5 * MIB])
+        parts.append({"number": number, "etag": response.headers["ETag"]})
+    wrong = [parts[0], {"number": 2, "etag": "0" * 32}]
+    error = assert_error(api(alice).post(f"{API}/items/{item['id']}/upload-ended/", json={"parts": wrong}), 422,
+                         "upload_incomplete")
+    assert error["message"].startswith("The parts cannot be assembled") and error["details"]["reason"]
+    assert FileVersion.objects.get(item_id=item["id"]).state == "pending"
+    ended = api(alice).post(f"{API}/items/{item['id']}/upload-ended/", json={"parts": parts})
+    assert ended.status_code == 200 and ended.json()["upload_state"] == "ready"

@@ -205,9 +205,11 @@ def _complete_multipart(store: BlobStore, item: Item, version: FileVersion, part
     try:
         store.multipart_complete(version.key, version.multipart_upload_id, parts)
     except BlobUploadInvalid as exc:
+        # S3's own words stay in the details (English, technical); the message is ours.
         raise ValidationFailed(
-            _("The upload cannot be completed: %(reason)s") % {"reason": exc},
-            code="upload_incomplete", details={"item": str(item.pk)},
+            _("The parts cannot be assembled: an ETag does not match the part S3 holds, or a part "
+              "is too small. List the uploaded parts and send the missing or corrected ones."),
+            code="upload_incomplete", details={"item": str(item.pk), "reason": str(exc)},
         ) from None
     except BlobUploadNotFound:
         pass  # completed by an earlier call whose answer was lost, or aborted: the object decides
