@@ -21,6 +21,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from suite.storage.s3.store import S3BlobStore
 from tests.servers import SuiteServer, server_env
 
 DATABASE = "communs_dav_e2e"
@@ -289,6 +290,9 @@ def test_large_put_streams_to_s3_with_bounded_memory(server, accounts):
     body; the stored file has the right size and checksum; a ranged GET reads a slice."""
     account = accounts["large"]
     pid = server.process.pid
+    # One unmeasured PUT first: the store's transfer threads and their allocator arenas are
+    # created once per process; the two measured PUTs then compare the steady state.
+    _put_measuring_peak(account, pid, "warm-up.bin", RandomBody(24 * MIB))
     small = _put_measuring_peak(account, pid, "small.bin", RandomBody(64 * MIB))
     body = RandomBody(256 * MIB)
     started = time.monotonic()
@@ -296,7 +300,13 @@ def test_large_put_streams_to_s3_with_bounded_memory(server, accounts):
     print(f"server peak memory: +{small:.0f} MiB for a 64 MiB PUT, +{large:.0f} MiB for a 256 MiB PUT "
           f"({time.monotonic() - started:.1f} s)")
     assert large < 128, large  # half the body: a buffered body would need all of it
-    assert large < small + 32, (small, large)  # no growth with the size
+    # No growth with the size: at most the store's part buffers (parts in flight plus parts
+    # queued for them, S3BlobStore.upload_concurrency and TransferConfig's in-memory chunks)
+    # and 32 MiB of working memory, for both sizes. (Comparing the two sizes directly is
+    # noisy: 64 MiB is only 8 parts, which under load rarely fill the queue that 32 parts do.)
+    parts = S3BlobStore.upload_concurrency + (S3BlobStore.upload_concurrency + 1)
+    bound = parts * S3BlobStore.upload_part_size / MIB + 32
+    assert small < bound and large < bound, (small, large, bound)
     item = account.item_at("large.bin")
     assert (item["size"], item["sha256"]) == (256 * MIB, body.digest.hexdigest())
 

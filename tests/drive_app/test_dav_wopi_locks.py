@@ -8,7 +8,9 @@ from __future__ import annotations
 import pytest
 
 from drive_app.dav import build_wsgi_application
-from drive_app.models import DavLock
+from drive_app.models import DavLock, FileVersion
+from tests.conftest import assert_error
+from tests.drive_app.conftest import API
 from tests.drive_app.test_dav import LOCK_BODY, Dav, dav_error
 from tests.drive_app.test_wopi import Editor, office, team  # noqa: F401  (fixtures)
 
@@ -79,3 +81,27 @@ def test_only_a_depth_infinity_lock_on_a_folder_covers_its_files(api, client, te
     assert desktop("LOCK", "/Projets/", LOCK_BODY, {"Depth": "infinity"}).status == 200
     refused = editor.lock("session-A")
     assert refused.status_code == 409 and refused["X-WOPI-LockFailureReason"] == "Locked by a WebDAV client"
+
+
+def test_the_api_takes_no_new_version_of_a_locked_file(api, client, team, desktop):  # noqa: F811
+    """Uploading a new version through the REST API waits for the lock, as a desktop client
+    would: 423 naming who holds it; nothing is created."""
+    editor, _session = Editor.open(client, api, team.editor, team.doc.pk)
+    assert editor.lock("session-A").status_code == 200
+    new_version = {"size": 3}
+    locked = api(team.owner).post(f"{API}/items/{team.doc.pk}/versions/", json=new_version)
+    assert_error(locked, 423, "file_locked")
+    assert locked.json()["error"]["details"] == {"locked_by": "office_editor"}
+    same_title = api(team.owner).post(f"{API}/items/", json={
+        "type": "file", "title": "rapport.odt", "size": 3, "parent": str(team.folder.pk), "on_conflict": "version"})
+    assert_error(same_title, 423, "file_locked")
+    assert editor.unlock("session-A").status_code == 200
+
+    lock = desktop("LOCK", DOC, LOCK_BODY)
+    assert lock.status == 200
+    locked = api(team.editor).post(f"{API}/items/{team.doc.pk}/versions/", json=new_version)
+    assert_error(locked, 423, "file_locked")
+    assert locked.json()["error"]["details"] == {"locked_by": "webdav"}
+    assert FileVersion.objects.filter(item=team.doc).count() == 1
+    assert desktop("UNLOCK", DOC, headers={"Lock-Token": lock.headers["lock-token"]}).status == 204
+    assert api(team.editor).post(f"{API}/items/{team.doc.pk}/versions/", json=new_version).status_code == 201

@@ -169,7 +169,9 @@ def start_version(
     actor: Any, item: Item, size: int, content_type: str, sha: str, *, key: str | None = None
 ) -> UploadStart:
     """A pending new version of the existing file ``item`` and where to send its bytes (the
-    caller checked access)."""
+    caller checked access). A file being edited in an office editor, or locked by a WebDAV
+    client, takes no new version through the API until it is unlocked (423)."""
+    _refuse_if_locked(item)
     quota.check_room(item.quota_owner_id, size)
     pending = _new_pending(actor, key or get_blob_store().new_key("drive"), size, content_type, sha)
     version = pending.version
@@ -179,6 +181,22 @@ def start_version(
     Item.objects.filter(pk=item.pk).update(upload_state=UploadState.PENDING, updated_at=timezone.now())
     item.upload_state = UploadState.PENDING
     return UploadStart(item=item, version=version, upload=pending.upload, part_count=pending.part_count)
+
+
+def _refuse_if_locked(item: Item) -> None:
+    from drive_app.dav.locks import dav_locked
+    from drive_app.models import WopiLock
+
+    if WopiLock.objects.filter(item_id=item.pk, expires_at__gt=timezone.now()).exists():
+        locked_by = "office_editor"
+    elif dav_locked(item.path):
+        locked_by = "webdav"
+    else:
+        return
+    raise SuiteError(
+        _("This file is locked while it is being edited; upload the new version once it is unlocked."),
+        code="file_locked", status=423, details={"locked_by": locked_by},
+    )
 
 
 def _new_pending(actor: Any, key: str, size: int, content_type: str, sha: str) -> UploadStart:
