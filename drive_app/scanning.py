@@ -1,6 +1,7 @@
 """Malware scanning of uploaded files, behind one documented base class (:class:`Scanner`).
 
-A drive upload stays unavailable (``analyzing``) until :func:`scan_blob` says it is clean.
+A drive upload stays unavailable (``analyzing``) until its scan says it is clean
+(``drive_app.services.uploads.analysis`` feeds the scanner while it hashes the bytes).
 The configured backend (``DRIVE_SCANNER``) is one of:
 
 * ``noop``: every file is clean (development, or deployments that scan elsewhere);
@@ -26,7 +27,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext as _
 
 from suite.errors import SuiteError
-from suite.storage import get_blob_store
 
 #: Bytes read from S3 and sent to the scanner at a time. clamd accepts chunks of any size up
 #: to its StreamMaxLength; 64 KiB keeps both ends' buffers small.
@@ -260,16 +260,3 @@ def get_scanner() -> Scanner:
             timeout=float(settings.DRIVE_CLAMD_TIMEOUT),
         )
     raise ImproperlyConfigured(f"DRIVE_SCANNER: unknown scanner {name!r} (noop or clamav)")
-
-
-def scan_blob(key: str) -> ScanResult:
-    """Stream the blob at ``key`` from the store through the configured scanner.
-
-    The bytes pass in :data:`SCAN_CHUNK_SIZE` pieces; the blob is never held whole in
-    memory. Raises :class:`ScannerError` (no verdict: retry later),
-    :class:`~suite.storage.BlobNotFound` and :class:`~suite.storage.BlobStoreError` from
-    the store.
-    """
-    scanner = get_scanner()
-    with get_blob_store().open(key) as reader:
-        return scanner.scan(reader.iter_chunks(SCAN_CHUNK_SIZE))

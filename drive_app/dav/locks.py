@@ -74,8 +74,8 @@ def _wopi_lock(root: str, lock_id: str, expires_at: dt.datetime) -> dict[str, An
 def _wopi_locks(*, roots: Iterable[str] = (), under: str | None = None) -> list[dict[str, Any]]:
     """The live WOPI locks of the items at ``roots`` (canonical URLs), or of the items below
     ``under``, as DAV locks."""
-    from drive_app.dav.namespace import ref_of, tree_path_of_ref
-    from drive_app.models import Item, WopiLock
+    from drive_app.dav.namespace import ref_of_path, tree_path_of_ref
+    from drive_app.models import WopiLock
 
     query = WopiLock.objects.filter(expires_at__gt=timezone.now())
     if under is not None:
@@ -84,7 +84,7 @@ def _wopi_locks(*, roots: Iterable[str] = (), under: str | None = None) -> list[
     else:
         query = query.filter(item__path__in=[tree_path_of_ref(root) for root in roots if root != "/"])
     return [
-        _wopi_lock(normalize_lock_root(ref_of(Item(path=path))), lock_id, expires_at)
+        _wopi_lock(normalize_lock_root(ref_of_path(path)), lock_id, expires_at)
         for path, lock_id, expires_at in query.values_list("item__path", "lock_id", "expires_at")
     ]
 
@@ -93,10 +93,9 @@ def dav_locked(item_path: str) -> bool:
     """Whether a live WebDAV write lock covers the item at tree path ``item_path``: on the
     item itself, or with depth infinity on a folder above it (a WOPI editing session must not
     take or write a file a desktop client holds)."""
-    from drive_app.dav.namespace import ref_of
-    from drive_app.models import Item
+    from drive_app.dav.namespace import ref_of_path
 
-    ref = normalize_lock_root(ref_of(Item(path=item_path)))
+    ref = normalize_lock_root(ref_of_path(item_path))
     rows = DavLock.objects.filter(root__in=[ref, *_ancestors(ref)], expires_at__gt=timezone.now())
     return any(root == ref or (data or {}).get("depth") == "infinity" for root, data in rows.values_list("root", "data"))
 

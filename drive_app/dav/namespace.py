@@ -56,7 +56,12 @@ ROOT = Root()
 
 def ref_of(item: Item) -> str:
     """The canonical URL of ``item``: its tree path, one URL segment per level."""
-    return "/" + "/".join(item.path[i : i + PATH_STEP] for i in range(0, len(item.path), PATH_STEP))
+    return ref_of_path(item.path)
+
+
+def ref_of_path(path: str) -> str:
+    """The canonical URL of the item at tree path ``path``."""
+    return "/" + "/".join(path[i : i + PATH_STEP] for i in range(0, len(path), PATH_STEP))
 
 
 def tree_path_of_ref(ref: str) -> str:

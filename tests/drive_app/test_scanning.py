@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import tracemalloc
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
 
+from drive_app.models import FileVersion, ItemType, UploadState
 from drive_app.scanning import (
     SCAN_CHUNK_SIZE,
     ClamdScanner,
@@ -18,12 +21,14 @@ from drive_app.scanning import (
     ScanResult,
     get_scanner,
     parse_address,
-    scan_blob,
 )
+from drive_app.services.uploads import analyze
 from suite.embedded.engines import free_port
 from suite.errors import suite_error_response
-from suite.storage import BlobNotFound, get_blob_store
+from suite.storage import get_blob_store
 from tests.drive_app.clamd import EICAR, REPORTED_SIGNATURE, clamd, start_clamd  # noqa: F401
+from tests.drive_app.factories import make_item, make_workspace
+from tests.factories import UserFactory
 
 MiB = 1024 * 1024
 INFECTED = ScanResult(clean=False, signature=REPORTED_SIGNATURE)
@@ -282,7 +287,7 @@ def test_parse_address(text, expected):
     assert parse_address(text) == expected
 
 
-# --- scan_blob: from S3 through the scanner ------------------------------------------------------
+# --- analyze: the upload's bytes read once from S3 through the scanner ----------------------------
 
 
 @pytest.fixture
@@ -294,64 +299,69 @@ def clamav_settings(s3_settings, clamd):  # noqa: F811
 
 
 @pytest.fixture
-def put_blob(s3_settings):
-    """``put_blob(data)`` -> the key of a new S3 object holding ``data``; deleted after."""
+def analyzing(s3_settings, db):
+    """``analyzing(data)`` -> the id of a file version holding ``data`` in S3, uploaded and
+    waiting for its analysis, as upload-ended leaves a large one; objects deleted after."""
     store = get_blob_store()
     keys = []
 
-    def put(data):
+    def make(data, title="upload.bin"):
+        owner = UserFactory()
+        item = make_item(make_workspace(owner), kind=ItemType.FILE, title=title, upload_state=UploadState.ANALYZING)
         key = store.new_key("drive")
-        store.put(key, data)
+        info = store.put(key, data)
         keys.append(key)
-        return key
+        version = FileVersion.objects.create(
+            item=item, number=1, key=key, state=UploadState.ANALYZING, declared_size=info.size, size=info.size,
+            charged_bytes=info.size, uploaded_at=timezone.now(),
+        )
+        return version.pk
 
-    yield put
+    yield make
     store.delete_many(keys)
 
 
-def test_scan_blob_clean_object_is_clean(clamav_settings, put_blob):
-    key = put_blob(os.urandom(200_000))
+def test_analyze_finds_a_clean_object_ready(clamav_settings, analyzing):
+    version_id = analyzing(os.urandom(200_000))
 
-    assert scan_blob(key) == ScanResult(clean=True)
-
-
-def test_scan_blob_infected_object_is_infected(clamav_settings, put_blob):
-    key = put_blob(os.urandom(SCAN_CHUNK_SIZE - 10) + EICAR + os.urandom(1000))
-
-    assert scan_blob(key) == INFECTED
+    assert analyze(version_id) == UploadState.READY
 
 
-def test_scan_blob_streams_without_holding_the_object(clamav_settings, put_blob):
+def test_analyze_finds_an_infected_object_infected(clamav_settings, analyzing, mailoutbox):
+    version_id = analyzing(os.urandom(SCAN_CHUNK_SIZE - 10) + EICAR + os.urandom(1000))
+
+    assert analyze(version_id) == UploadState.INFECTED
+    assert FileVersion.objects.get(pk=version_id).state_reason == f"infected: {REPORTED_SIGNATURE}"
+
+
+def test_analyze_streams_without_holding_the_object(clamav_settings, analyzing):
     block = os.urandom(MiB)
-    key = put_blob(block for _ in range(24))
+    version_id = analyzing(block for _ in range(24))
     tracemalloc.start()
     try:
-        result = scan_blob(key)
+        state = analyze(version_id)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
 
-    assert result == ScanResult(clean=True)
+    assert state == UploadState.READY
     assert peak < 4 * MiB, f"peak {peak / MiB:.1f} MiB for a 24 MiB object"
 
 
-def test_scan_blob_with_noop_scanner_is_clean(s3_settings, put_blob):
+def test_analyze_with_the_noop_scanner_reads_for_the_hash_only(s3_settings, analyzing):
     s3_settings.DRIVE_SCANNER = "noop"
-    key = put_blob(EICAR)
+    version_id = analyzing(EICAR, title="eicar.txt")
 
-    assert scan_blob(key) == ScanResult(clean=True)
-
-
-def test_scan_blob_missing_object_raises_not_found(clamav_settings):
-    with pytest.raises(BlobNotFound):
-        scan_blob(get_blob_store().new_key("drive"))
+    assert analyze(version_id) == UploadState.READY  # nothing scans: the deployment chose so
+    assert FileVersion.objects.get(pk=version_id).sha256 == hashlib.sha256(EICAR).hexdigest()
 
 
-def test_scan_blob_unreachable_scanner_raises_scanner_error(s3_settings, put_blob, tmp_path):
+def test_analyze_with_an_unreachable_scanner_keeps_the_file_analyzing(s3_settings, analyzing, tmp_path):
     s3_settings.DRIVE_SCANNER = "clamav"
     s3_settings.DRIVE_CLAMD_SOCKET = str(tmp_path / "missing.sock")
     s3_settings.DRIVE_CLAMD_ADDRESS = ""
-    key = put_blob(b"data")
+    version_id = analyzing(b"data")
 
     with pytest.raises(ScannerError):
-        scan_blob(key)
+        analyze(version_id)
+    assert FileVersion.objects.get(pk=version_id).state == UploadState.ANALYZING  # fail closed

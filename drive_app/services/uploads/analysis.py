@@ -156,7 +156,7 @@ def mark_ready(version: FileVersion, sha256: str, mimetype: str, **version_field
         state=UploadState.READY, state_reason="", sha256=sha256, mimetype=mimetype, **version_fields
     )
     version.state, version.sha256, version.mimetype = UploadState.READY, sha256, mimetype
-    fields = _make_current(version)
+    fields = make_current(version)
     apply_retention(version.item_id, newest_number=version.number)
     if supports(mimetype):  # no task for types that never get a preview
         version_pk = version.pk
@@ -167,7 +167,7 @@ def mark_ready(version: FileVersion, sha256: str, mimetype: str, **version_field
 #: The item follows its versions in one statement (no window between reading the newer
 #: versions and writing the item): its state is its newest version's, and this version
 #: becomes current unless a newer one is ready already.
-_MAKE_CURRENT = """
+MAKE_CURRENT = """
 UPDATE {item} AS i SET
     updated_at = %(now)s,
     upload_state = COALESCE(newer.newest_state, %(ready)s),
@@ -187,11 +187,11 @@ RETURNING i.updated_at, i.upload_state, i.current_version_id, i.size, i.mimetype
 _CURRENT_FIELDS = ("updated_at", "upload_state", "current_version_id", "size", "mimetype", "sha256")
 
 
-def _make_current(version: FileVersion) -> dict[str, Any]:
-    """Point the item at ``version`` (just made ready) as :data:`_MAKE_CURRENT` says; returns
+def make_current(version: FileVersion) -> dict[str, Any]:
+    """Point the item at ``version`` (just made ready) as :data:`MAKE_CURRENT` says; returns
     the item fields as they now are."""
     quote = connection.ops.quote_name
-    sql = _MAKE_CURRENT.format(item=quote(Item._meta.db_table), version=quote(FileVersion._meta.db_table))
+    sql = MAKE_CURRENT.format(item=quote(Item._meta.db_table), version=quote(FileVersion._meta.db_table))
     with connection.cursor() as cursor:
         cursor.execute(sql, {
             "now": timezone.now(), "ready": UploadState.READY, "version": version.pk, "size": version.size,

@@ -42,7 +42,12 @@ from drive_app.services.uploads.analysis import (
     verdict,
 )
 from drive_app.services.uploads.multipart import check_parts_complete
-from drive_app.services.uploads.pending import editable_item, forget_pending, pending_upload_of
+from drive_app.services.uploads.pending import (
+    editable_item,
+    forget_pending,
+    next_version_number,
+    pending_upload_of,
+)
 from drive_app.services.uploads.start import UploadRejected, validate_declared
 from suite.access.resolve import ROLE_ANNOTATION
 from suite.access.roles import Perm, role_allows
@@ -160,16 +165,16 @@ def end_upload(
             else:
                 FileVersion.objects.filter(pk=version.pk).update(state=UploadState.ANALYZING, **accepted)
                 version.state = UploadState.ANALYZING
-            if judged is not None and judged.infected:
-                settle(version, judged)
-                item.upload_state = UploadState.INFECTED
-                item.latest_reason = f"infected: {judged.infected}"[:255]  # type: ignore[attr-defined]
-            elif judged is None:
-                Item.objects.filter(pk=item.pk).update(upload_state=UploadState.ANALYZING, updated_at=now)
-                item.upload_state, item.updated_at = UploadState.ANALYZING, now
-                if size > read_back_up_to:
-                    version_id = version.pk
-                    transaction.on_commit(lambda: tasks.analyze_version.delay(str(version_id)))
+                if judged is not None:  # infected: kept aside, never served
+                    settle(version, judged)
+                    item.upload_state = UploadState.INFECTED
+                    item.latest_reason = f"infected: {judged.infected}"[:255]  # type: ignore[attr-defined]
+                else:  # the hash and the scan need a full read
+                    Item.objects.filter(pk=item.pk).update(upload_state=UploadState.ANALYZING, updated_at=now)
+                    item.upload_state, item.updated_at = UploadState.ANALYZING, now
+                    if size > read_back_up_to:
+                        version_id = version.pk
+                        transaction.on_commit(lambda: tasks.analyze_version.delay(str(version_id)))
     if refusal is not None:
         raise refusal
     if version.state == UploadState.ANALYZING:
@@ -304,15 +309,12 @@ def file_write(
             size, declared_type, _sha = validate_declared(size, declared_type, None)
             quota.check_room(item.quota_owner_id, size)
         store = get_blob_store()
-        last = None if created else (
-            FileVersion.objects.filter(item=item).order_by("-number").values_list("number", flat=True).first()
-        )
         version = FileVersion.objects.create(
-            item=item, number=(last or 0) + 1, key=store.new_key("drive"),
+            item=item, number=1 if created else next_version_number(item), key=store.new_key("drive"),
             declared_size=size if size is not None else -1, declared_mimetype=declared_type,
             uploaded_by=actor if getattr(actor, "is_authenticated", False) else None,
         )
-        if last is not None:
+        if not created:
             Item.objects.filter(pk=item.pk).update(upload_state=UploadState.PENDING, updated_at=timezone.now())
     tap = _Tap(body, keep=settings.DRIVE_INLINE_ANALYSIS_BYTES)
     try:

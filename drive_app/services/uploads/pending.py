@@ -43,6 +43,12 @@ def pending_upload_of(item: Item, *, lock: bool = False) -> FileVersion:
     return version
 
 
+def next_version_number(item: Item) -> int:
+    """The number the next version of ``item`` takes (numbers only grow)."""
+    last = FileVersion.objects.filter(item=item).order_by("-number").values_list("number", flat=True).first()
+    return (last or 0) + 1
+
+
 def forget_pending(item: Item, version: FileVersion) -> None:
     """Delete a pending version (and its item when it was the file's first upload); S3
     resources go after commit."""

@@ -10,7 +10,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,7 +24,7 @@ from drive_app.services.items import (
     resolve_title,
     title_conflict,
 )
-from drive_app.services.uploads.pending import editable_item
+from drive_app.services.uploads.pending import editable_item, next_version_number
 from suite.access.resolve import ROLE_ANNOTATION
 from suite.errors import SuiteError, ValidationFailed
 from suite.storage import (
@@ -176,7 +175,7 @@ def start_version(
     pending = _new_pending(actor, key or get_blob_store().new_key("drive"), size, content_type, sha)
     version = pending.version
     version.item = item
-    version.number = (FileVersion.objects.filter(item=item).aggregate(n=Max("number"))["n"] or 0) + 1
+    version.number = next_version_number(item)
     version.save(force_insert=True)
     Item.objects.filter(pk=item.pk).update(upload_state=UploadState.PENDING, updated_at=timezone.now())
     item.upload_state = UploadState.PENDING
@@ -185,9 +184,9 @@ def start_version(
 
 def _refuse_if_locked(item: Item) -> None:
     from drive_app.dav.locks import dav_locked
-    from drive_app.models import WopiLock
+    from drive_app.wopi.locks import current_lock
 
-    if WopiLock.objects.filter(item_id=item.pk, expires_at__gt=timezone.now()).exists():
+    if current_lock(item.pk):
         locked_by = "office_editor"
     elif dav_locked(item.path):
         locked_by = "webdav"

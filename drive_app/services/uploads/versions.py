@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from drive_app import quota
 from drive_app.models import FileVersion, Item, ItemType, UploadState
 from drive_app.permissions import access_item
-from drive_app.services.uploads.analysis import apply_retention
-from drive_app.services.uploads.pending import forget_pending
+from drive_app.services.uploads.analysis import apply_retention, make_current
+from drive_app.services.uploads.pending import forget_pending, next_version_number
 from suite.access.roles import Perm
 from suite.errors import Conflict, NotFound, ValidationFailed
 from suite.storage import PresignedRequest, get_blob_store
@@ -34,7 +33,7 @@ def version_restore(*, actor: Any, item_id: Any, version_id: Any) -> Item:
         item = access_item(actor, item_id, need=Perm.EDIT)
         source = _version_of(item, version_id, ready=True)
         key = store.new_key("drive")
-        number = (FileVersion.objects.filter(item=item).aggregate(n=Max("number"))["n"] or 0) + 1
+        number = next_version_number(item)
         quota.charge(item.quota_owner_id, source.size or 0)
         store.copy(source.key, key)
         try:
@@ -46,10 +45,7 @@ def version_restore(*, actor: Any, item_id: Any, version_id: Any) -> Item:
         except Exception:
             store.delete(key)
             raise
-        Item.objects.filter(pk=item.pk).update(
-            current_version=version, size=version.size, mimetype=version.mimetype, sha256=version.sha256,
-            upload_state=UploadState.READY, updated_at=timezone.now(),
-        )
+        make_current(version)
         apply_retention(item.pk)
     return access_item(actor, item.pk)
 
