@@ -5,7 +5,8 @@ Every write goes through the drive services (``folder_create``, ``file_write``,
 ``item_move``, ``item_copy``, ``item_update``, ``item_trash``), which check the user's role
 on the items each time; a service error becomes the matching DAV status
 (``errors.problem_from``). WsgiDAV's own checks (locks, ``If:``, ``Overwrite``, Depth) run
-before the provider is called. DELETE, MOVE and COPY are handled natively (``handle_*``):
+before the provider is called, so the services are called with ``check_locks=False`` (they
+would otherwise refuse what the client's own lock tokens allow). DELETE, MOVE and COPY are handled natively (``handle_*``):
 one transaction each, whole subtrees at once.
 
 - DELETE moves the item to the drive's trash (restorable from the web; editors and above,
@@ -180,7 +181,7 @@ class ItemBacked:
             token_list=self.environ.get("wsgidav.ifLockTokenList", []), principal=self.session.principal,
         )
         ref = self.get_ref_url()
-        service(self.session, lambda: item_trash(actor=self.session.user, item_id=self.item.pk))
+        service(self.session, lambda: item_trash(actor=self.session.user, item_id=self.item.pk, check_locks=False))
         self._lock_storage().delete_under(ref)
         return True
 
@@ -203,7 +204,7 @@ class ItemBacked:
         if self.item.path.startswith(existing.item.path):
             raise DavProblem(409, _("An item cannot replace a folder that contains it."))
         ref = existing.get_ref_url()
-        item_trash(actor=self.session.user, item_id=existing.item.pk)
+        item_trash(actor=self.session.user, item_id=existing.item.pk, check_locks=False)
         self._lock_storage().delete_under(ref)
 
     @dav_errors
@@ -220,9 +221,10 @@ class ItemBacked:
                     self._clear_destination(existing)
                 title = self.item.title
                 if not in_place and parent.item.pk != self.item.parent_id:
-                    title = item_move(actor=user, item_id=self.item.pk, parent_id=parent.item.pk, on_conflict="rename").title
+                    title = item_move(actor=user, item_id=self.item.pk, parent_id=parent.item.pk, on_conflict="rename",
+                                      check_locks=False).title
                 if title != name:
-                    item_update(actor=user, item_id=self.item.pk, title=name)
+                    item_update(actor=user, item_id=self.item.pk, title=name, check_locks=False)
 
         service(self.session, move)
         self._lock_storage().delete_under(old_ref)  # RFC 4918 7.5: locks do not move
@@ -242,12 +244,13 @@ class ItemBacked:
                 if existing is not None:
                     self._clear_destination(existing)
                 if self.is_collection and not depth_infinity:
-                    created = folder_create(actor=user, title=title, parent_id=parent.item.pk)
+                    created = folder_create(actor=user, title=title, parent_id=parent.item.pk, check_locks=False)
                     properties.copy_subtree_properties(self.item, created, recursive=False)
                     return
-                created = item_copy(actor=user, item_id=self.item.pk, parent_id=parent.item.pk, on_conflict="rename")
+                created = item_copy(actor=user, item_id=self.item.pk, parent_id=parent.item.pk, on_conflict="rename",
+                                check_locks=False)
                 if created.title != title:
-                    item_update(actor=user, item_id=created.pk, title=title)
+                    item_update(actor=user, item_id=created.pk, title=title, check_locks=False)
                 properties.copy_subtree_properties(self.item, created, recursive=self.is_collection)
 
         service(self.session, copy)
@@ -289,7 +292,8 @@ class FolderLike(ItemBacked):
 
     @dav_errors
     def create_collection(self, name: str) -> None:
-        service(self.session, lambda: folder_create(actor=self.session.user, title=name, parent_id=self.item.pk))
+        service(self.session, lambda: folder_create(actor=self.session.user, title=name, parent_id=self.item.pk,
+                                                        check_locks=False))
 
     @dav_errors
     def create_empty_resource(self, name: str) -> Any:

@@ -35,6 +35,7 @@ from drive_app.models import (
     Visit,
 )
 from drive_app.permissions import access_item
+from drive_app.services import locks
 from suite.access import tree
 from suite.access.grants import link_update
 from suite.access.models import PATH_STEP
@@ -206,10 +207,16 @@ def conflict_after(error: IntegrityError, parent_id: Any, title: str) -> Excepti
     return title_conflict(existing) if existing is not None else error
 
 
-def folder_create(*, actor: Any, title: Any, parent_id: Any = None, on_conflict: str = "error") -> Item:
+def folder_create(
+    *, actor: Any, title: Any, parent_id: Any = None, on_conflict: str = "error", check_locks: bool = True
+) -> Item:
+    """A new folder. ``check_locks``: refuse while the parent is locked (``services.locks``;
+    False for the WebDAV layer, which checked the client's own lock tokens)."""
     title = clean_title(title)
     with transaction.atomic():
         parent = parent_for(actor, parent_id)
+        if check_locks:
+            locks.refuse_adding_to(parent)
         title = resolve_title(parent, title, on_conflict)
         return new_child(parent, actor=actor, type=ItemType.FOLDER, title=title)
 
@@ -223,9 +230,11 @@ def item_update(
     link_reach: str | None = None,
     link_role: str | None = None,
     request: Any = None,
+    check_locks: bool = True,
 ) -> Item:
     """Rename an item (EDIT) and/or change its link reach and role (SHARE, through the shared
-    access layer: audited, announced)."""
+    access layer: audited, announced). A rename waits for the locks on the item, below it
+    and on its folder (``check_locks``: see ``folder_create``)."""
     with transaction.atomic():
         item = access_item(actor, item_id, need=Perm.EDIT if title is not None else Perm.VIEW)
         if link_reach is not None or link_role is not None:
@@ -235,6 +244,8 @@ def item_update(
         if title is not None:
             new_title = clean_title(title)
             assert item.parent is not None
+            if check_locks:
+                locks.refuse_changing(item, folders=(item.parent,))
             new_title = resolve_title(item.parent, new_title, on_conflict, exclude=item.pk)
             try:
                 with transaction.atomic():
@@ -274,10 +285,13 @@ def _charged_bytes(subtree: Q) -> list[tuple[Any, int]]:
     return [(row["item__quota_owner"], row["total"] or 0) for row in rows]
 
 
-def item_move(*, actor: Any, item_id: Any, parent_id: Any, on_conflict: str = "error") -> Item:
+def item_move(
+    *, actor: Any, item_id: Any, parent_id: Any, on_conflict: str = "error", check_locks: bool = True
+) -> Item:
     """Move an item (and its subtree) into another folder. Needs EDIT on the item and on the
     target; never into itself or its own subtree. Bytes change quota owner when the move
-    crosses workspaces (the target owner's quota must hold them)."""
+    crosses workspaces (the target owner's quota must hold them). Waits for the locks on the
+    item, below it, and on both folders (``check_locks``: see ``folder_create``)."""
     with transaction.atomic():
         tree.lock_tree(Item)
         item = access_item(actor, item_id, need=Perm.EDIT)
@@ -291,6 +305,8 @@ def item_move(*, actor: Any, item_id: Any, parent_id: Any, on_conflict: str = "e
             )
         if target.pk == item.parent_id:
             return item
+        if check_locks:
+            locks.refuse_changing(item, folders=(item.parent, target))
         depth_below = (
             Item.objects.filter(path__startswith=item.path).order_by("-depth").values_list("depth", flat=True).first()
             or item.depth
@@ -315,10 +331,13 @@ def item_move(*, actor: Any, item_id: Any, parent_id: Any, on_conflict: str = "e
     return access_item(actor, item.pk)
 
 
-def item_copy(*, actor: Any, item_id: Any, parent_id: Any = None, on_conflict: str = "rename") -> Item:
+def item_copy(
+    *, actor: Any, item_id: Any, parent_id: Any = None, on_conflict: str = "rename", check_locks: bool = True
+) -> Item:
     """Copy an item (a folder with its subtree) into a folder. Only ready file versions are
     copied (the current one), as new S3 objects; the copier becomes the creator, accesses
-    are not copied (the copy inherits the target's). Charged to the target's quota owner."""
+    are not copied (the copy inherits the target's). Charged to the target's quota owner.
+    Refused while the target is locked (``check_locks``: see ``folder_create``)."""
     store = get_blob_store()
     copied_keys: list[str] = []
     try:
@@ -328,6 +347,8 @@ def item_copy(*, actor: Any, item_id: Any, parent_id: Any = None, on_conflict: s
             if target.path.startswith(source.path):
                 raise SuiteError(_("A folder cannot be copied into itself."), code="invalid_copy",
                                  status=400, details={"field": "parent"})
+            if check_locks:
+                locks.refuse_adding_to(target)
             title = resolve_title(target, source.title, on_conflict)
             subtree = list(
                 Item.objects.filter(path__startswith=source.path, ancestors_deleted_at__isnull=True)
@@ -370,13 +391,16 @@ def item_copy(*, actor: Any, item_id: Any, parent_id: Any = None, on_conflict: s
 # --- trash, restore, destroy -----------------------------------------------------------------------
 
 
-def item_trash(*, actor: Any, item_id: Any) -> None:
-    """Move an item and its subtree to the trash (bytes stay charged until purged)."""
+def item_trash(*, actor: Any, item_id: Any, check_locks: bool = True) -> None:
+    """Move an item and its subtree to the trash (bytes stay charged until purged). Waits for
+    the locks on the item, below it and on its folder (``check_locks``: see ``folder_create``)."""
     with transaction.atomic():
         tree.lock_tree(Item)
         item = access_item(actor, item_id, need=Perm.EDIT)
         if item.workspace_owner_id is not None:
             raise PermissionDenied(_("A workspace cannot be deleted."))
+        if check_locks:
+            locks.refuse_changing(item, folders=(item.parent,))
         now = timezone.now()
         Item.objects.filter(pk=item.pk).update(deleted_at=now)
         Item.objects.filter(path__startswith=item.path, ancestors_deleted_at__isnull=True).update(
@@ -399,6 +423,7 @@ def item_restore(*, actor: Any, item_id: Any) -> Item:
             raise Conflict(_("A folder above this item is in the trash: restore it first."),
                            code="ancestor_in_trash")
         assert item.parent is not None
+        locks.refuse_adding_to(item.parent)
         title = free_title(item.parent, item.title, exclude=item.pk)
         Item.objects.filter(pk=item.pk).update(title=title)  # free while still in the trash
         Item.objects.filter(path__startswith=item.path, ancestors_deleted_at=item.deleted_at).update(
@@ -439,6 +464,8 @@ def item_destroy(*, actor: Any, item_id: Any) -> None:
         item = access_item(actor, item_id, need=Perm.DESTROY, include_deleted=True)
         if item.workspace_owner_id is not None:
             raise PermissionDenied(_("A workspace cannot be deleted."))
+        if item.deleted_at is None and item.ancestors_deleted_at is None:  # in the trash: no lock
+            locks.refuse_changing(item, folders=(item.parent,))
         destroy_subtree(item)
 
 

@@ -147,12 +147,19 @@ def check_write(*, item_id: Any, lock_id: str | None, size: int | None) -> None:
 
 
 def check_unlocked_or_held(*, item_id: Any, lock_id: str | None) -> None:
-    """RenameFile: an unlocked file may be renamed; a locked one only with its lock id."""
+    """RenameFile: an unlocked file may be renamed; a locked one only with its lock id. A
+    folder a WebDAV client locked keeps its members' names (RFC 4918 7.4): refused as a
+    WebDAV lock on the file is."""
+    from drive_app.dav.locks import dav_locked
+
     current = _live_lock(item_id)
     if current is not None and lock_id != current.lock_id:
         raise LockMismatch(current.lock_id, LOCKED_ELSEWHERE)
     if current is None:
         _refuse_if_dav_locked(item_id)
+    folder = Item.objects.filter(pk=item_id).values_list("parent__path", flat=True).first()
+    if folder is not None and dav_locked(folder):
+        raise LockMismatch(current.lock_id if current is not None else "", LOCKED_BY_DAV)
 
 
 __all__ = [

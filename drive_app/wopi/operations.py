@@ -302,7 +302,8 @@ def rename(session: WopiSession, *, requested: str | None, lock_id: str | None) 
     except ValidationFailed as exc:
         raise WopiError(exc.message, code="wopi_invalid_name", status=400,
                         headers={"X-WOPI-InvalidFileNameError": _ascii(exc.message)}) from None
-    item_update(actor=session.user, item_id=item.pk, title=title, on_conflict="rename")
+    item_update(actor=session.user, item_id=item.pk, title=title, on_conflict="rename",
+                check_locks=False)  # the WOPI lock (and the DAV locks) checked above
     renamed = Item.objects.values_list("title", flat=True).get(pk=item.pk)
     return stem(renamed) if ext else renamed
 

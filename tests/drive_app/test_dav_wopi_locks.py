@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 
 from drive_app.dav import build_wsgi_application
-from drive_app.models import DavLock, FileVersion
+from drive_app.models import DavLock, FileVersion, Item
 from tests.conftest import assert_error
-from tests.drive_app.conftest import API
+from tests.drive_app.conftest import API, upload_file
 from tests.drive_app.test_dav import LOCK_BODY, Dav, dav_error
 from tests.drive_app.test_wopi import Editor, office, team  # noqa: F401  (fixtures)
 
@@ -105,3 +105,121 @@ def test_the_api_takes_no_new_version_of_a_locked_file(api, client, team, deskto
     assert FileVersion.objects.filter(item=team.doc).count() == 1
     assert desktop("UNLOCK", DOC, headers={"Lock-Token": lock.headers["lock-token"]}).status == 204
     assert api(team.editor).post(f"{API}/items/{team.doc.pk}/versions/", json=new_version).status_code == 201
+
+
+# --- the REST API honours both kinds of lock (services.locks) ---------------------------------------
+
+
+def _locked(response, locked_by: str, where: str, code: str = "item_locked") -> None:
+    assert_error(response, 423, code)
+    assert response.json()["error"]["details"] == {"locked_by": locked_by, "where": where}
+
+
+def _other_folder(api, user) -> str:
+    created = api(user).post(f"{API}/items/", json={"type": "folder", "title": "Archives"})
+    assert created.status_code == 201, created.content
+    return created.json()["id"]
+
+
+@pytest.mark.parametrize("holder", ["office_editor", "webdav"])
+def test_the_api_does_not_rename_move_or_delete_a_locked_file(api, client, team, desktop, holder):  # noqa: F811
+    """What a DAV client without the lock token may not do, the API may not either: the
+    locked file keeps its name, place and versions; nothing changed in the database."""
+    if holder == "office_editor":
+        editor, _session = Editor.open(client, api, team.editor, team.doc.pk)
+        assert editor.lock("session-A").status_code == 200
+    else:
+        assert desktop("LOCK", DOC, LOCK_BODY).status == 200
+    archives = _other_folder(api, team.owner)
+    owner, doc = api(team.owner), f"{API}/items/{team.doc.pk}"
+    first = FileVersion.objects.get(item=team.doc)
+
+    _locked(owner.patch(f"{doc}/", json={"title": "autre.odt"}), holder, "item")
+    _locked(owner.post(f"{doc}/move/", json={"parent": archives}), holder, "item")
+    _locked(owner.delete(f"{doc}/"), holder, "item")
+    _locked(owner.delete(f"{doc}/?hard=true"), holder, "item")
+    assert_error(owner.post(f"{doc}/versions/{first.pk}/restore/", json={}), 423, "file_locked")
+    # Sharing settings and copies do not touch the file: allowed.
+    assert owner.patch(f"{doc}/", json={"link_reach": "authenticated"}).status_code == 200
+    assert owner.post(f"{doc}/copy/", json={"parent": archives}).status_code == 201
+
+    team.doc.refresh_from_db()
+    assert (team.doc.title, team.doc.parent_id, team.doc.deleted_at) == ("rapport.odt", team.folder.pk, None)
+    assert FileVersion.objects.filter(item=team.doc).count() == 1
+
+
+def test_a_folder_with_a_lock_inside_keeps_its_name_and_place(api, client, team, desktop):  # noqa: F811
+    editor, _session = Editor.open(client, api, team.editor, team.doc.pk)
+    assert editor.lock("session-A").status_code == 200
+    archives = _other_folder(api, team.owner)
+    owner, folder = api(team.owner), f"{API}/items/{team.folder.pk}"
+
+    _locked(owner.patch(f"{folder}/", json={"title": "Projets 2026"}), "office_editor", "below")
+    _locked(owner.post(f"{folder}/move/", json={"parent": archives}), "office_editor", "below")
+    _locked(owner.delete(f"{folder}/"), "office_editor", "below")
+    assert editor.unlock("session-A").status_code == 200
+
+    # A desktop client's lock on a file inside, as deep as it goes.
+    sub = owner.post(f"{API}/items/", json={"type": "folder", "title": "Notes", "parent": str(team.folder.pk)})
+    assert desktop("PUT", "/Projets/Notes/idée.txt", b"une idee").status == 201
+    assert desktop("LOCK", "/Projets/Notes/idée.txt", LOCK_BODY).status == 200
+    _locked(owner.delete(f"{folder}/"), "webdav", "below")
+    _locked(owner.patch(f"{API}/items/{sub.json()['id']}/", json={"title": "Brouillons"}), "webdav", "below")
+    # The file beside it is not locked: it moves.
+    assert owner.post(f"{API}/items/{team.doc.pk}/move/", json={"parent": archives}).status_code == 200
+    team.folder.refresh_from_db()
+    assert (team.folder.title, team.folder.deleted_at) == ("Projets", None)
+
+
+def test_a_folder_a_desktop_client_locked_keeps_its_members(api, client, team, desktop):  # noqa: F811
+    """A lock on a folder, even depth 0, protects the list of its members (RFC 4918 7.4):
+    nothing enters or leaves it through the API; its files' contents stay writable."""
+    owner, editor_api = api(team.owner), api(team.editor)
+    trashed = upload_file(api, team.owner, "ancien.txt", b"old", parent=str(team.folder.pk)).json()
+    assert owner.delete(f"{API}/items/{trashed['id']}/").status_code == 204
+    archives = _other_folder(api, team.owner)
+    outside = upload_file(api, team.owner, "dehors.txt", b"out").json()
+    lock = desktop("LOCK", "/Projets/", LOCK_BODY, {"Depth": "0"})
+    assert lock.status == 200
+    inside = str(team.folder.pk)
+
+    _locked(editor_api.post(f"{API}/items/", json={"type": "folder", "title": "Neuf", "parent": inside}),
+            "webdav", "folder")
+    _locked(editor_api.post(f"{API}/items/", json={"type": "file", "title": "neuf.txt", "size": 3, "parent": inside}),
+            "webdav", "folder")
+    _locked(owner.post(f"{API}/items/{outside['id']}/copy/", json={"parent": inside}), "webdav", "folder")
+    _locked(owner.post(f"{API}/items/{outside['id']}/move/", json={"parent": inside}), "webdav", "folder")
+    _locked(owner.post(f"{API}/items/{team.doc.pk}/move/", json={"parent": archives}), "webdav", "folder")
+    _locked(owner.patch(f"{API}/items/{team.doc.pk}/", json={"title": "autre.odt"}), "webdav", "folder")
+    _locked(owner.delete(f"{API}/items/{team.doc.pk}/"), "webdav", "folder")
+    _locked(owner.post(f"{API}/items/{trashed['id']}/restore/"), "webdav", "folder")
+    # The office editor cannot rename a member either (as a DAV lock on the file: 409).
+    office_editor, _session = Editor.open(client, api, team.editor, team.doc.pk)
+    renamed = office_editor.rename("autre")
+    assert renamed.status_code == 409 and renamed["X-WOPI-LockFailureReason"] == "Locked by a WebDAV client"
+    # A member's contents are not the folder's: a new version goes through.
+    assert editor_api.post(f"{API}/items/{team.doc.pk}/versions/", json={"size": 3}).status_code == 201
+    assert sorted(Item.objects.filter(parent=team.folder).values_list("title", flat=True)) == [
+        "ancien.txt", "rapport.odt"]
+
+    assert desktop("UNLOCK", "/Projets/", headers={"Lock-Token": lock.headers["lock-token"]}).status == 204
+    assert editor_api.post(f"{API}/items/", json={"type": "folder", "title": "Neuf", "parent": inside}).status_code == 201
+    assert office_editor.rename("autre").status_code == 200
+
+
+def test_a_desktop_client_moves_and_deletes_what_it_locked_itself(team, desktop):  # noqa: F811
+    """The DAV layer checks the client's own lock tokens, then calls the services without
+    their lock check: the holder of the lock renames, moves into a folder it locked, and
+    deletes."""
+    file_lock = desktop("LOCK", DOC, LOCK_BODY).headers["lock-token"]
+    assert desktop("MKCOL", "/Projets/Sous/").status == 201
+    folder_lock = desktop("LOCK", "/Projets/Sous/", LOCK_BODY, {"Depth": "0"}).headers["lock-token"]
+    moved = desktop("MOVE", DOC, headers={"Destination": desktop.url("/Projets/Sous/final.odt"),
+                                          "If": f"({file_lock}) ({folder_lock})"})
+    assert moved.status == 201, moved.body
+    assert Item.objects.get(pk=team.doc.pk).title == "final.odt"
+    assert desktop("MKCOL", "/Projets/Sous/Annexes/", headers={"If": f"({folder_lock})"}).status == 201
+    # The token of the folder's lock, tagged with the folder (the request's own URL is not locked).
+    deleted = desktop("DELETE", "/Projets/Sous/Annexes/",
+                      headers={"If": f"<{desktop.url('/Projets/Sous/')}> ({folder_lock})"})
+    assert deleted.status == 204, deleted.body

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from drive_app import quota
 from drive_app.models import FileVersion, Item, ItemType, UploadState
+from drive_app.services import locks
 from drive_app.services.items import (
     _sibling_with_title,
     clean_title,
@@ -139,6 +140,7 @@ def new_file(
     """A new file under ``parent`` (call inside a transaction, title resolved, access checked)
     with its first pending version. The item carries the parent's role annotation when the
     parent has one (a new item has no grant or link of its own)."""
+    locks.refuse_adding_to(parent)
     quota.check_room(parent.quota_owner_id, size)  # before any row or S3 request
     # S3 work first: the new path locks the parent's row until commit (creates in one folder
     # queue behind each other), so nothing slow may follow it.
@@ -170,7 +172,7 @@ def start_version(
     """A pending new version of the existing file ``item`` and where to send its bytes (the
     caller checked access). A file being edited in an office editor, or locked by a WebDAV
     client, takes no new version through the API until it is unlocked (423)."""
-    _refuse_if_locked(item)
+    locks.refuse_new_version(item)
     quota.check_room(item.quota_owner_id, size)
     pending = _new_pending(actor, key or get_blob_store().new_key("drive"), size, content_type, sha)
     version = pending.version
@@ -180,22 +182,6 @@ def start_version(
     Item.objects.filter(pk=item.pk).update(upload_state=UploadState.PENDING, updated_at=timezone.now())
     item.upload_state = UploadState.PENDING
     return UploadStart(item=item, version=version, upload=pending.upload, part_count=pending.part_count)
-
-
-def _refuse_if_locked(item: Item) -> None:
-    from drive_app.dav.locks import dav_locked
-    from drive_app.wopi.locks import current_lock
-
-    if current_lock(item.pk):
-        locked_by = "office_editor"
-    elif dav_locked(item.path):
-        locked_by = "webdav"
-    else:
-        return
-    raise SuiteError(
-        _("This file is locked while it is being edited; upload the new version once it is unlocked."),
-        code="file_locked", status=423, details={"locked_by": locked_by},
-    )
 
 
 def _new_pending(actor: Any, key: str, size: int, content_type: str, sha: str) -> UploadStart:

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from drive_app import quota
 from drive_app.models import FileVersion, Item, ItemType, UploadState
 from drive_app.permissions import access_item
+from drive_app.services import locks
 from drive_app.services.uploads.analysis import apply_retention, make_current
 from drive_app.services.uploads.pending import forget_pending, next_version_number
 from suite.access.roles import Perm
@@ -27,11 +28,12 @@ def delete_version_row(item: Item, version: FileVersion) -> None:
 
 def version_restore(*, actor: Any, item_id: Any, version_id: Any) -> Item:
     """Make an older version current again, as a new version (a server-side copy), so the
-    history keeps what was current before."""
+    history keeps what was current before. Not while the file is locked (as a new upload)."""
     store = get_blob_store()
     with transaction.atomic():
         item = access_item(actor, item_id, need=Perm.EDIT)
         source = _version_of(item, version_id, ready=True)
+        locks.refuse_new_version(item)
         key = store.new_key("drive")
         number = next_version_number(item)
         quota.charge(item.quota_owner_id, source.size or 0)
