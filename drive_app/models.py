@@ -168,6 +168,9 @@ class FileVersion(models.Model):
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
+    #: The share link a visitor started this upload through: only that link may send its
+    #: parts and end it (a link visitor never finishes someone else's upload).
+    via_link = models.ForeignKey("ShareLink", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     uploaded_at = models.DateTimeField(null=True, blank=True)
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from drive_app.models import Item, ItemType, UploadState
 from suite.access.resolve import access_object
 from suite.access.roles import Perm, role_allows
+from suite.errors import Conflict
 
 
 def items(*, include_deleted: bool = False) -> QuerySet[Item]:
@@ -52,7 +54,7 @@ def item_abilities(item: Item, actor: Any) -> dict[str, bool]:
         "versions_list": not folder and role_allows(role, Perm.VIEW),
         "versions_manage": live and not folder and role_allows(role, Perm.EDIT),
         "move": live and not workspace and role_allows(role, Perm.EDIT),
-        "copy": live and authenticated and role_allows(role, Perm.VIEW),
+        "copy": live and authenticated and (folder or ready) and role_allows(role, Perm.VIEW),
         "trash": live and not workspace and role_allows(role, Perm.EDIT),
         "restore": not live and item.deleted_at is not None and role_allows(role, Perm.EDIT),
         "destroy": not workspace and role_allows(role, Perm.DESTROY),
@@ -68,4 +70,12 @@ def servable(item: Item) -> bool:
     return item.type == ItemType.FILE and item.current_version_id is not None
 
 
-__all__ = ["UploadState", "access_item", "item_abilities", "items", "servable"]
+def not_ready(item: Item) -> Conflict:
+    """The error for a file that has no version that passed every check (yet)."""
+    return Conflict(
+        _("This file is not available: %(state)s.") % {"state": item.get_upload_state_display()},
+        code="file_not_ready", details={"upload_state": item.upload_state},
+    )
+
+
+__all__ = ["UploadState", "access_item", "item_abilities", "items", "not_ready", "servable"]

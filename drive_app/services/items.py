@@ -34,13 +34,13 @@ from drive_app.models import (
     UploadState,
     Visit,
 )
-from drive_app.permissions import access_item
+from drive_app.permissions import access_item, not_ready
 from drive_app.services import locks
 from suite.access import tree
 from suite.access.grants import link_update
 from suite.access.models import PATH_STEP
-from suite.access.resolve import annotate_roles
-from suite.access.roles import Perm, Role
+from suite.access.resolve import annotate_roles, effective_role
+from suite.access.roles import Perm, Role, role_allows
 from suite.errors import Conflict, NotFound, PermissionDenied, SuiteError, ValidationFailed
 from suite.storage import BlobNotFound, BlobUploadNotFound, get_blob_store
 
@@ -291,13 +291,23 @@ def item_move(
     """Move an item (and its subtree) into another folder. Needs EDIT on the item and on the
     target; never into itself or its own subtree. Bytes change quota owner when the move
     crosses workspaces (the target owner's quota must hold them). Waits for the locks on the
-    item, below it, and on both folders (``check_locks``: see ``folder_create``)."""
+    item, below it, and on both folders (``check_locks``: see ``folder_create``).
+
+    Moving takes the item out of its folder, so the actor must be able to edit that folder
+    too (an item shared with someone is not theirs to take out of its owner's tree), and
+    moving it into another person's drive hands it over: owners only (an editor of a shared
+    folder must not make its files theirs, then delete them for good)."""
     with transaction.atomic():
         tree.lock_tree(Item)
         item = access_item(actor, item_id, need=Perm.EDIT)
         if item.workspace_owner_id is not None:
             raise PermissionDenied(_("A workspace cannot be moved."))
         target = parent_for(actor, parent_id)
+        assert item.parent is not None
+        if target.pk != item.parent_id and not role_allows(effective_role(actor, item.parent), Perm.EDIT):
+            raise PermissionDenied(_("You cannot move this item out of its folder: you can only edit the item."))
+        if target.quota_owner_id != item.quota_owner_id and not role_allows(effective_role(actor, item), Perm.DESTROY):
+            raise PermissionDenied(_("Only an owner of this item can move it to another person's drive."))
         if target.path.startswith(item.path):
             raise SuiteError(
                 _("An item cannot be moved into itself or its own subtree."),
@@ -347,6 +357,8 @@ def item_copy(
             if target.path.startswith(source.path):
                 raise SuiteError(_("A folder cannot be copied into itself."), code="invalid_copy",
                                  status=400, details={"field": "parent"})
+            if source.type == ItemType.FILE and source.current_version_id is None:
+                raise not_ready(source)
             if check_locks:
                 locks.refuse_adding_to(target)
             title = resolve_title(target, source.title, on_conflict)

@@ -14,13 +14,13 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from drive_app.models import ItemType
-from drive_app.permissions import access_item
+from drive_app.permissions import access_item, not_ready
 from drive_app.services.items import item_visit
 from drive_app.wopi import discovery, tokens
 from drive_app.wopi.operations import extension, wopi_src
 from drive_app.wopi.tokens import Mode
 from suite.access.roles import Perm, role_allows
-from suite.errors import Conflict, SuiteError, ValidationFailed
+from suite.errors import SuiteError, ValidationFailed
 
 
 @dataclass(frozen=True)
@@ -42,8 +42,7 @@ def editor_open(*, actor: Any, item_id: Any) -> EditorSession:
     if item.type != ItemType.FILE:
         raise ValidationFailed(_("Only files open in the office editor."), code="not_a_file")
     if item.current_version_id is None:
-        raise Conflict(_("This file is not available: %(state)s.") % {"state": item.get_upload_state_display()},
-                       code="file_not_ready", details={"upload_state": item.upload_state})
+        raise not_ready(item)
     can_edit = role_allows(item.effective_role, Perm.EDIT)  # type: ignore[attr-defined]
     preferred = ("edit", "view") if can_edit else ("view", "edit")
     found = discovery.load().find(extension=extension(item.title).lstrip("."), mimetype=item.mimetype,

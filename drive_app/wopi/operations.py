@@ -189,10 +189,19 @@ def put_file(session: WopiSession, *, body: Any, size: int | None, content_type:
             code="wopi_document_changed", status=409,
             body_extra={"COOLStatusCode": COOL_DOC_CHANGED, "LOOLStatusCode": COOL_DOC_CHANGED},
         )
-    file_write(actor=session.user, item_id=item.pk, body=body, size=size, content_type=content_type)
+    _refuse_infected(file_write(actor=session.user, item_id=item.pk, body=body, size=size, content_type=content_type))
     written = FileVersion.objects.filter(item=item).order_by("-number").first()
     assert written is not None
     return written
+
+
+def _refuse_infected(item: Item) -> Item:
+    """A save the scanner found infected is kept aside and never served: the office server
+    must not report it saved (any status but 200 and 409 is a failed save to it)."""
+    if item.upload_state == UploadState.INFECTED:
+        raise WopiError(_("The file contains malware; it was kept aside and will not be served."),
+                        code="infected", status=422)
+    return item
 
 
 def _changed_since(item: Item, timestamp: str) -> bool:
@@ -276,8 +285,12 @@ def put_relative(session: WopiSession, *, body: Any, size: int | None, suggested
     # Only an explicit overwrite may turn into a new version of an existing file: a name taken
     # by a concurrent request meanwhile is a conflict, never a silent overwrite.
     replacing = relative is not None and existing is not None
-    created = file_write(actor=user, body=body, size=size, parent_id=parent.pk, title=title,
-                         create_only=not replacing)
+    if not replacing and dav_locked(parent.path):  # a folder a WebDAV client locked takes no new member
+        raise WopiError(_("The folder is locked by a desktop client; try again once it is unlocked."),
+                        code="wopi_folder_locked", status=409,
+                        headers={"X-WOPI-Lock": "", "X-WOPI-LockFailureReason": locks.LOCKED_BY_DAV})
+    created = _refuse_infected(file_write(actor=user, body=body, size=size, parent_id=parent.pk, title=title,
+                                          create_only=not replacing))
     mode = Mode.EDIT if role_allows(getattr(created, "effective_role", None), Perm.EDIT) else Mode.VIEW
     token, expires_ms = tokens.issue(user=user, item_id=created.pk, mode=mode)
     return created, token, expires_ms

@@ -395,6 +395,31 @@ def test_moving_a_shared_entry_at_the_top_renames_it_where_it_is(client_for, own
     assert (shared.title, shared.parent_id) == ("Team 2026", workspace_for(owner).pk)
 
 
+def test_an_editor_cannot_take_a_shared_folder_or_its_files_into_their_own_drive(client_for, owner):
+    """A drag into one's own folders would hand the owner's items over (and their quota): an
+    editor may rename in place and move within the shared folder, not take things out."""
+    editor = UserFactory()
+    shared = folder_create(actor=owner, title="Team")
+    inside = folder_create(actor=owner, title="Plans", parent_id=shared.pk)
+    put_file(owner, shared, "budget.txt", b"1000")
+    grant(shared, Role.EDITOR, user=editor)
+    dav = client_for(editor)
+    assert dav("MKCOL", "/Mine/").status == 201
+
+    dav_error(dav("MOVE", "/Team/", headers={"Destination": dav.url("/Mine/Team/")}), 403)
+    dav_error(dav("MOVE", "/Team/budget.txt", headers={"Destination": dav.url("/Mine/budget.txt")}), 403)
+    assert dav("MOVE", "/Team/budget.txt", headers={"Destination": dav.url("/Team/Plans/budget.txt")}).status == 201
+
+    shared.refresh_from_db()
+    assert (shared.parent_id, shared.quota_owner_id) == (workspace_for(owner).pk, owner.pk)
+    assert Item.objects.get(title="budget.txt").parent_id == inside.pk
+    assert owner_sees(client_for(owner), "/Team/Plans/budget.txt")
+
+
+def owner_sees(dav: Dav, path: str) -> bool:
+    return dav("GET", path).status == 200
+
+
 def test_mkcol_with_an_invalid_name_is_a_dav_error(dav):
     dav_error(dav("MKCOL", "/bad\u0007name/"), 422, "invalid_title")
 

@@ -10,9 +10,10 @@ import pytest
 from drive_app.dav import build_wsgi_application
 from drive_app.models import DavLock, FileVersion, Item
 from tests.conftest import assert_error
+from tests.drive_app.clamd import EICAR, clamd  # noqa: F401  (fixture)
 from tests.drive_app.conftest import API, upload_file
 from tests.drive_app.test_dav import LOCK_BODY, Dav, dav_error
-from tests.drive_app.test_wopi import Editor, office, team  # noqa: F401  (fixtures)
+from tests.drive_app.test_wopi import V1, Editor, office, team  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DOC = "/Projets/rapport.odt"
@@ -223,3 +224,36 @@ def test_a_desktop_client_moves_and_deletes_what_it_locked_itself(team, desktop)
     deleted = desktop("DELETE", "/Projets/Sous/Annexes/",
                       headers={"If": f"<{desktop.url('/Projets/Sous/')}> ({folder_lock})"})
     assert deleted.status == 204, deleted.body
+
+
+def test_save_as_into_a_folder_a_desktop_client_locked_is_refused(api, client, team, desktop):  # noqa: F811
+    editor, _session = Editor.open(client, api, team.editor, team.doc.pk)
+    lock = desktop("LOCK", "/Projets/", LOCK_BODY, {"Depth": "0"})
+    assert lock.status == 200
+    saved_as = editor.put_relative(b"export", **{"X-WOPI-SuggestedTarget": ".txt"})
+    assert saved_as.status_code == 409 and saved_as["X-WOPI-LockFailureReason"] == "Locked by a WebDAV client"
+    assert sorted(Item.objects.filter(parent=team.folder).values_list("title", flat=True)) == ["rapport.odt"]
+    # Saving the open file itself is not a change of the folder's members.
+    assert editor.lock("session-A").status_code == 200
+    assert editor.put_file(b"saved by the editor", lock_id="session-A").status_code == 200
+    assert desktop("UNLOCK", "/Projets/", headers={"Lock-Token": lock.headers["lock-token"]}).status == 204
+    assert editor.put_relative(b"export", **{"X-WOPI-SuggestedTarget": ".txt"}).status_code == 200
+
+
+def test_an_infected_save_from_the_office_editor_is_a_failed_save(api, client, team, settings, clamd):  # noqa: F811
+    """The editor must not believe the document is stored: the version is kept aside, never
+    served, and the save answers an error (the file keeps serving its last clean version)."""
+    settings.DRIVE_SCANNER = "clamav"
+    settings.DRIVE_CLAMD_SOCKET = clamd["socket"]
+    editor, _session = Editor.open(client, api, team.editor, team.doc.pk)
+    before = editor.check_file_info().json()["Version"]
+    assert editor.lock("session-A").status_code == 200
+
+    saved = editor.put_file(b"Bonjour\n" + EICAR + b"\n", lock_id="session-A")
+    assert saved.status_code == 422, saved.content
+    assert saved.json()["error"]["code"] == "infected"
+    assert editor.check_file_info().json()["Version"] == before
+    assert b"".join(editor.get_file().streaming_content) == V1
+    assert FileVersion.objects.filter(item=team.doc, state="infected").count() == 1
+    saved_as = editor.put_relative(b"Bonjour\n" + EICAR + b"\n", **{"X-WOPI-SuggestedTarget": ".txt"})
+    assert saved_as.status_code == 422 and saved_as.json()["error"]["code"] == "infected"

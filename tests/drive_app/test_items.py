@@ -3,6 +3,8 @@ copy, trash, restore, destroy, favorites, search, usage; on real S3 and PostgreS
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import requests
 
@@ -91,15 +93,50 @@ def test_size_mismatch_checksum_and_type_are_rejected_and_cleaned(api):
 
 
 def test_declared_size_differs_from_uploaded(api):
+    """The signed length keeps a browser from sending other sizes; whatever reached S3 by
+    other means, upload-ended checks the object's real size: refused, object deleted,
+    nothing charged, the file never served."""
     alice = UserFactory()
-    created = api(alice).post(f"{API}/items/", json={"type": "file", "title": "n.txt", "size": 5}).json()
-    # SeaweedFS may not enforce the signed length: the server checks what S3 holds anyway.
-    response = requests.put(created["upload"]["url"], data=b"12345", headers=created["upload"]["headers"], timeout=10)
-    assert response.status_code == 200
-    ended = api(alice).post(f"{API}/items/{created['id']}/upload-ended/", json={})
-    assert ended.status_code == 200 and ended.json()["upload_state"] == "ready"
+    created = api(alice).post(f"{API}/items/", json={"type": "file", "title": "n.txt", "size": 10}).json()
+    key = FileVersion.objects.get(item_id=created["id"]).key
+    get_blob_store().put(key, io.BytesIO(b"12345"), size=5, content_type="text/plain")  # 5 of the 10 bytes
+    assert_error(api(alice).post(f"{API}/items/{created['id']}/upload-ended/", json={}), 422, "size_mismatch")
+    item = Item.objects.get(pk=created["id"])
+    assert (item.upload_state, item.current_version_id) == ("rejected", None)
+    assert FileVersion.objects.get(item=item).state_reason.startswith("size_mismatch")
+    with pytest.raises(BlobNotFound):
+        get_blob_store().head(key)
+    assert api(alice).get(f"{API}/usage/").json()["used_bytes"] == 0
+    assert_error(api(alice).get(f"{API}/items/{created['id']}/download/"), 409, "file_not_ready")
+    # The right size passes; nothing uploaded at all is "missing".
+    assert upload_file(api, alice, "ok.txt", b"12345").json()["upload_state"] == "ready"
     missing = api(alice).post(f"{API}/items/", json={"type": "file", "title": "m.txt", "size": 5}).json()
     assert_error(api(alice).post(f"{API}/items/{missing['id']}/upload-ended/", json={}), 409, "upload_missing")
+
+
+def test_a_failed_upload_does_not_hold_its_title(api):
+    """A file whose only upload was refused is kept with its reason (the uploader sees why),
+    but its title is free: uploading again under it adds a version that replaces nothing
+    servable; a file that is ready still holds its title."""
+    alice = UserFactory()
+    assert_error(upload_file(api, alice, "facture.pdf", b"just text"), 422, "type_mismatch")
+    refused = Item.objects.get(title="facture.pdf")
+    again = upload_file(api, alice, "facture.pdf", PDF)
+    assert again.status_code == 200, again.content
+    assert again.json()["id"] == str(refused.pk) and again.json()["upload_state"] == "ready"
+    assert list(FileVersion.objects.filter(item=refused).order_by("number").values_list("state", flat=True)) == [
+        "rejected", "ready"]
+    assert_error(api(alice).post(f"{API}/items/", json={"type": "file", "title": "facture.pdf", "size": 3}),
+                 409, "title_conflict")
+
+
+def test_copy_of_a_file_with_nothing_ready_is_a_conflict(api):
+    alice = UserFactory()
+    pending = api(alice).post(f"{API}/items/", json={"type": "file", "title": "p.txt", "size": 3}).json()
+    assert pending["abilities"]["copy"] is False
+    copied = api(alice).post(f"{API}/items/{pending['id']}/copy/", json={"parent": None})
+    assert_error(copied, 409, "file_not_ready")
+    assert Item.objects.filter(title__startswith="p").count() == 1
 
 
 def test_quota_refuses_at_start_and_at_end(api, settings):

@@ -484,3 +484,40 @@ def test_reader_link_cannot_upload(api, client):
     api(alice).patch(f"{API}/items/{shared['id']}/links/{editor['id']}/", json={"role": "reader"})
     assert_error(visit(client, editor["token"], editor_access, "/items/", method="post",
                        json={"title": "x.txt", "size": 3}), 403, "permission_denied")
+
+
+def test_an_editor_link_never_ends_an_upload_someone_else_started(api, client, settings):
+    """A visitor with an editor link adds files; they must not finish the owner's unfinished
+    new version of a file (that would replace its contents), nor the upload started through
+    another link: the parts and the end of an upload belong to the link that started it."""
+    settings.DRIVE_SINGLE_UPLOAD_MAX_BYTES = MIB
+    settings.DRIVE_MULTIPART_PART_BYTES = 5 * MIB
+    alice = UserFactory()
+    drop = folder(api, alice, "Dépôt")
+    report = ready_file(api, alice, "rapport.bin", parent=drop["id"])
+    data = b"A" * (6 * MIB)
+    # Alice starts a large new version of her file and leaves it unfinished.
+    started = api(alice).post(f"{API}/items/{report['id']}/versions/", json={"size": len(data)})
+    assert started.status_code == 201, started.content
+    token = create_link(api, alice, drop["id"], role="editor")["token"]
+    access = access_of(client, token)
+
+    urls = visit(client, token, access, f"/items/{report['id']}/multipart/parts/", method="post",
+                 json={"parts": [1, 2]})
+    assert_error(urls, 409, "no_pending_upload")
+    ended = visit(client, token, access, f"/items/{report['id']}/upload-ended/", method="post", json={})
+    assert_error(ended, 409, "no_pending_upload")
+    # A file the visitor started through another link is not this link's either.
+    other = create_link(api, alice, drop["id"], role="editor")["token"]
+    other_access = access_of(client, other)
+    mine = visit(client, other, other_access, "/items/", method="post", json={"title": "mien.txt", "size": 3}).json()
+    assert put_bytes(mine["upload"], b"abc").status_code == 200
+    assert_error(visit(client, token, access, f"/items/{mine['id']}/upload-ended/", method="post", json={}),
+                 409, "no_pending_upload")
+    assert visit(client, other, other_access, f"/items/{mine['id']}/upload-ended/", method="post",
+                 json={}).json()["upload_state"] == "ready"
+
+    # Alice's upload is untouched: still waiting for her parts; her file still serves v1.
+    assert FileVersion.objects.filter(item_id=report["id"], state="pending", via_link=None).count() == 1
+    download = api(alice).get(f"{API}/items/{report['id']}/download/")
+    assert requests.get(download["Location"], timeout=30).content == TEXT

@@ -392,3 +392,30 @@ def test_completing_with_a_wrong_etag_is_refused_and_the_upload_stays_open(api, 
     assert FileVersion.objects.get(item_id=item["id"]).state == "pending"
     ended = api(alice).post(f"{API}/items/{item['id']}/upload-ended/", json={"parts": parts})
     assert ended.status_code == 200 and ended.json()["upload_state"] == "ready"
+
+
+def test_deleting_a_version_leaves_the_file_in_the_state_of_its_newest_remaining_one(api, settings, queued_analyses):
+    alice = UserFactory()
+    first = upload_file(api, alice, "note.txt", b"v1").json()
+    # v2 refused (a text that claims to be a PNG): the file shows the refusal, v1 still serves.
+    started = api(alice).post(f"{API}/items/{first['id']}/versions/", json={"size": 5, "content_type": "image/png"})
+    assert put_bytes(started.json()["upload"], b"texte").status_code == 200
+    assert_error(api(alice).post(f"{API}/items/{first['id']}/upload-ended/", json={}), 422, "type_mismatch")
+    assert api(alice).get(f"{API}/items/{first['id']}/").json()["upload_state"] == "rejected"
+    rejected = FileVersion.objects.get(item_id=first["id"], number=2)
+    assert api(alice).delete(f"{API}/items/{first['id']}/versions/{rejected.pk}/").status_code == 204
+    assert api(alice).get(f"{API}/items/{first['id']}/").json()["upload_state"] == "ready"
+    # v3 still being analyzed (above the inline limit: a task), then deleted: ready again.
+    settings.DRIVE_INLINE_ANALYSIS_BYTES = 10
+    assert upload_file(api, alice, "note.txt", b"a longer third text", on_conflict="version").json()[
+        "upload_state"] == "analyzing"
+    analyzing = FileVersion.objects.get(item_id=first["id"], state="analyzing")
+    assert api(alice).delete(f"{API}/items/{first['id']}/versions/{analyzing.pk}/").status_code == 204
+    assert api(alice).get(f"{API}/items/{first['id']}/").json()["upload_state"] == "ready"
+    # The only version left is the current one; a refused-only file keeps its one version.
+    only = FileVersion.objects.get(item_id=first["id"])
+    assert_error(api(alice).delete(f"{API}/items/{first['id']}/versions/{only.pk}/"), 409, "current_version")
+    assert_error(upload_file(api, alice, "image.png", b"pas une image"), 422, "type_mismatch")
+    image = Item.objects.get(title="image.png")
+    lone = FileVersion.objects.get(item=image)
+    assert_error(api(alice).delete(f"{API}/items/{image.pk}/versions/{lone.pk}/"), 409, "last_version")

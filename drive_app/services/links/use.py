@@ -13,7 +13,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from drive_app.models import FileVersion, Item, ItemType, ShareLink, UploadState
-from drive_app.permissions import servable
+from drive_app.permissions import not_ready, servable
 from drive_app.selectors.items import ordered
 from drive_app.services import uploads
 from drive_app.services.items import clean_title, resolve_title
@@ -162,11 +162,7 @@ def link_download(*, link: ShareLink, item_id: Any, inline: bool = False) -> Pre
         else None
     )
     if version is None:  # fail closed: only a version that passed every check is served
-        raise Conflict(
-            _("This file is not available: %(state)s.") % {"state": item.get_upload_state_display()},
-            code="file_not_ready",
-            details={"upload_state": item.upload_state},
-        )
+        raise not_ready(item)
     with transaction.atomic():
         counted = (
             ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True)
@@ -190,14 +186,20 @@ def _require_upload(link: ShareLink) -> None:
         raise PermissionDenied(_("This link does not allow uploads."))
 
 
-def _upload_target(link: ShareLink, item_id: Any) -> Item:
-    """A file of the link's subtree to finish uploading (the subtree check stands for the
-    role check: see the module docstring)."""
+def _upload_target(link: ShareLink, item_id: Any) -> tuple[Item, FileVersion]:
+    """A file of the link's subtree (the subtree check stands for the role check: see the
+    module docstring) and its newest upload started through this very link: a visitor never
+    sends the parts of, or ends, an upload someone else started (that would replace a file)."""
     _require_upload(link)
     item = link_item(link, item_id)
     if item.type != ItemType.FILE:
         raise ValidationFailed(_("Only files are uploaded."), code="not_a_file")
-    return item
+    version = (
+        FileVersion.objects.filter(item=item, state=UploadState.PENDING, via_link=link).order_by("-number").first()
+    )
+    if version is None:
+        raise Conflict(_("No upload is waiting for bytes on this item."), code="no_pending_upload")
+    return item, version
 
 
 def link_file_create(
@@ -231,7 +233,7 @@ def link_file_create(
             )
         title = resolve_title(parent, title, on_conflict)
         return uploads.new_file(
-            parent, actor=visitor, title=title, size=size, content_type=content_type, sha=sha
+            parent, actor=visitor, title=title, size=size, content_type=content_type, sha=sha, via_link=link
         )
 
 
@@ -239,9 +241,8 @@ def link_multipart_part_urls(
     *, link: ShareLink, item_id: Any, part_numbers: list[int]
 ) -> list[tuple[int, PresignedRequest]]:
     """Presigned part URLs of a large file started through the link."""
-    item = _upload_target(link, item_id)
-    version = uploads.multipart_version(uploads.pending_upload_of(item))
-    return uploads.part_urls_for(version, part_numbers)
+    _item, version = _upload_target(link, item_id)
+    return uploads.part_urls_for(uploads.multipart_version(version), part_numbers)
 
 
 def link_upload_ended(
@@ -249,5 +250,5 @@ def link_upload_ended(
 ) -> Item:
     """The visitor's bytes are in S3: the upload service checks and accepts them (or raises
     why not), exactly as for an account holder."""
-    item = _upload_target(link, item_id)
-    return uploads.end_upload(item, parts=parts)
+    item, version = _upload_target(link, item_id)
+    return uploads.end_upload(item, version, parts=parts)

@@ -106,9 +106,20 @@ def file_create(
     key = get_blob_store().new_key("drive")
     try:
         return _file_create(actor, title, parent_id, size, content_type, sha, on_conflict, key)
-    except IntegrityError as error:  # the title was taken meanwhile (no savepoint: see below)
+    except IntegrityError as error:  # the title is taken (no savepoint: see below)
         parent = parent_for(actor, parent_id)
+        if failed_upload(_sibling_with_title(parent, title)):
+            return _file_create(actor, title, parent_id, size, content_type, sha, "version", key)
         raise conflict_after(error, parent.pk, title) from error
+
+
+def failed_upload(item: Item | None) -> bool:
+    """A file none of whose uploads passed the checks (rejected or infected, kept with its
+    reason): its title is not taken for a new upload, which becomes its next version."""
+    return (
+        item is not None and item.type == ItemType.FILE and item.current_version_id is None
+        and item.upload_state in (UploadState.REJECTED, UploadState.INFECTED)
+    )
 
 
 def _file_create(
@@ -119,9 +130,10 @@ def _file_create(
     savepoint = transaction.get_connection().in_atomic_block
     with transaction.atomic():
         parent = parent_for(actor, parent_id)
-        # With "error", the unique constraint alone finds a taken title (new_child: 409).
-        existing = None if on_conflict == "error" else _sibling_with_title(parent, title)
-        if existing is not None and on_conflict == "version":
+        # With "error", the unique constraint alone finds a taken title (new_child: 409,
+        # file_create: a failed upload's title is free), unless a savepoint is needed anyway.
+        existing = None if on_conflict == "error" and not savepoint else _sibling_with_title(parent, title)
+        if existing is not None and (on_conflict == "version" or failed_upload(existing)):
             if existing.type != ItemType.FILE:
                 raise title_conflict(existing)
             item = editable_item(actor, existing.pk)
@@ -135,11 +147,12 @@ def _file_create(
 
 def new_file(
     parent: Item, *, actor: Any, title: str, size: int, content_type: str, sha: str, key: str | None = None,
-    savepoint: bool = True,
+    savepoint: bool = True, via_link: Any = None,
 ) -> UploadStart:
     """A new file under ``parent`` (call inside a transaction, title resolved, access checked)
     with its first pending version. The item carries the parent's role annotation when the
-    parent has one (a new item has no grant or link of its own)."""
+    parent has one (a new item has no grant or link of its own). ``via_link``: the share link
+    a visitor uploads through (only it may end the upload)."""
     locks.refuse_adding_to(parent)
     quota.check_room(parent.quota_owner_id, size)  # before any row or S3 request
     # S3 work first: the new path locks the parent's row until commit (creates in one folder
@@ -151,7 +164,7 @@ def new_file(
         setattr(item, ROLE_ANNOTATION, getattr(parent, ROLE_ANNOTATION))
     item.is_favorite, item.latest_reason = False, None  # type: ignore[attr-defined]
     version = pending.version
-    version.item, version.number = item, 1
+    version.item, version.number, version.via_link = item, 1, via_link
     version.save(force_insert=True)
     return UploadStart(item=item, version=version, upload=pending.upload, part_count=pending.part_count)
 

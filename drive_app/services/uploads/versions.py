@@ -10,10 +10,10 @@ from django.utils.translation import gettext as _
 
 from drive_app import quota
 from drive_app.models import FileVersion, Item, ItemType, UploadState
-from drive_app.permissions import access_item
+from drive_app.permissions import access_item, not_ready
 from drive_app.services import locks
 from drive_app.services.uploads.analysis import apply_retention, make_current
-from drive_app.services.uploads.pending import forget_pending, next_version_number
+from drive_app.services.uploads.pending import forget_pending, latest_state, next_version_number
 from suite.access.roles import Perm
 from suite.errors import Conflict, NotFound, ValidationFailed
 from suite.storage import PresignedRequest, get_blob_store
@@ -53,7 +53,8 @@ def version_restore(*, actor: Any, item_id: Any, version_id: Any) -> Item:
 
 
 def version_delete(*, actor: Any, item_id: Any, version_id: Any) -> None:
-    """Delete one version (not the current one: restore another first)."""
+    """Delete one version (not the current one: restore another first; not the only one:
+    delete the file). The item's state follows its newest remaining version."""
     with transaction.atomic():
         item = access_item(actor, item_id, need=Perm.EDIT)
         version = _version_of(item, version_id)
@@ -62,7 +63,10 @@ def version_delete(*, actor: Any, item_id: Any, version_id: Any) -> None:
         if version.state == UploadState.PENDING:
             forget_pending(item, version)
             return
+        if not FileVersion.objects.filter(item=item).exclude(pk=version.pk).exists():
+            raise Conflict(_("The only version of a file cannot be deleted: delete the file."), code="last_version")
         delete_version_row(item, version)
+        Item.objects.filter(pk=item.pk).update(upload_state=latest_state(item))
 
 
 def _version_of(item: Item, version_id: Any, *, ready: bool = False) -> FileVersion:
@@ -91,8 +95,7 @@ def download_url(*, actor: Any, item_id: Any, version_id: Any = None, inline: bo
     if version_id is not None:
         version = _version_of(item, version_id, ready=True)
     elif item.current_version is None:
-        raise Conflict(_("This file is not available: %(state)s.") % {"state": item.get_upload_state_display()},
-                       code="file_not_ready", details={"upload_state": item.upload_state})
+        raise not_ready(item)
     else:
         version = item.current_version
     item_visit(actor=actor, item=item)
