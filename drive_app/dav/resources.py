@@ -11,8 +11,11 @@ one transaction each, whole subtrees at once.
 
 - DELETE moves the item to the drive's trash (restorable from the web; editors and above,
   as in the REST API).
-- MOVE/COPY onto an existing destination (``Overwrite: T``) first moves the destination to
-  the trash, as RFC 4918 (9.8.4, 9.9.3) requires a delete: recoverable, not destroyed.
+- MOVE/COPY of a file onto an existing file (``Overwrite: T``) adds the source's bytes as a
+  new version of the destination (``file_replace``): desktop applications save by writing a
+  temporary file and moving it over the original, and the original must keep its history,
+  shares and links. Onto a folder, or of a folder, the destination first goes to the
+  trash, as RFC 4918 (9.8.4, 9.9.3) requires a delete: recoverable, not destroyed.
 - PROPPATCH needs the editor role; readers cannot LOCK (a write lock would block editors).
 """
 
@@ -44,7 +47,7 @@ from drive_app.services.items import (
     item_trash,
     item_update,
 )
-from drive_app.services.uploads import file_write
+from drive_app.services.uploads import file_replace, file_write
 from suite.access.resolve import annotate_roles
 from suite.access.roles import Perm, role_allows
 from suite.errors import SuiteError
@@ -207,12 +210,26 @@ class ItemBacked:
         item_trash(actor=self.session.user, item_id=existing.item.pk, check_locks=False)
         self._lock_storage().delete_under(ref)
 
+    def _over_a_file(self, existing: Any) -> bool:
+        """A file moved or copied onto another file (``Overwrite: T``): the destination takes
+        the bytes as a new version instead of being replaced by another item."""
+        return (
+            not self.is_collection and isinstance(existing, ItemBacked) and not existing.is_collection
+            and existing.item.pk != self.item.pk
+        )
+
     @dav_errors
     def handle_move(self, dest_path: str) -> bool:
         user = self.session.user
         parent, name, existing = self._destination(dest_path)
         same = existing is not None and isinstance(existing, ItemBacked) and existing.item.pk == self.item.pk
         old_ref = self.get_ref_url()
+        if self._over_a_file(existing):  # a desktop save: the temporary file becomes a version
+            service(self.session, lambda: file_replace(
+                actor=user, target_id=existing.item.pk, source_id=self.item.pk, move=True))
+            self._lock_storage().delete_under(old_ref)
+            self.environ[CREATED_KEY] = False
+            return True
         in_place = isinstance(parent, RootCollection) and namespace.is_shared_entry(self.session, self.item)
 
         def move() -> None:
@@ -238,6 +255,11 @@ class ItemBacked:
         if isinstance(existing, ItemBacked) and existing.item.pk == self.item.pk:
             raise DavProblem(403, _("An item cannot be copied onto itself."))
         title = clean_title(name)  # refused before any byte is copied
+        if self._over_a_file(existing):
+            service(self.session, lambda: file_replace(
+                actor=user, target_id=existing.item.pk, source_id=self.item.pk, move=False))
+            self.environ[CREATED_KEY] = False
+            return True
 
         def copy() -> None:
             with transaction.atomic():

@@ -303,11 +303,8 @@ def item_move(
         if item.workspace_owner_id is not None:
             raise PermissionDenied(_("A workspace cannot be moved."))
         target = parent_for(actor, parent_id)
-        assert item.parent is not None
-        if target.pk != item.parent_id and not role_allows(effective_role(actor, item.parent), Perm.EDIT):
-            raise PermissionDenied(_("You cannot move this item out of its folder: you can only edit the item."))
-        if target.quota_owner_id != item.quota_owner_id and not role_allows(effective_role(actor, item), Perm.DESTROY):
-            raise PermissionDenied(_("Only an owner of this item can move it to another person's drive."))
+        if target.pk != item.parent_id:
+            check_may_take_out(actor, item, target.quota_owner_id)
         if target.path.startswith(item.path):
             raise SuiteError(
                 _("An item cannot be moved into itself or its own subtree."),
@@ -339,6 +336,17 @@ def item_move(
             existing = _sibling_with_title(target, title, exclude=item.pk)
             raise title_conflict(existing or item) from exc
     return access_item(actor, item.pk)
+
+
+def check_may_take_out(actor: Any, item: Item, quota_owner_id: Any) -> None:
+    """``actor`` (EDIT on ``item``) is about to take ``item`` out of its folder into a folder
+    of ``quota_owner_id``'s drive: they must be able to edit the folder it leaves, and only
+    an owner of the item may hand it over to another person's drive (see ``item_move``)."""
+    assert item.parent is not None
+    if not role_allows(effective_role(actor, item.parent), Perm.EDIT):
+        raise PermissionDenied(_("You cannot move this item out of its folder: you can only edit the item."))
+    if quota_owner_id != item.quota_owner_id and not role_allows(effective_role(actor, item), Perm.DESTROY):
+        raise PermissionDenied(_("Only an owner of this item can move it to another person's drive."))
 
 
 def item_copy(

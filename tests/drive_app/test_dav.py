@@ -349,7 +349,7 @@ def test_move_renames_and_moves_keeping_dead_properties(dav, owner):
     assert named.prop("final.txt", "{urn:x-test}status") == "review"
 
 
-def test_move_over_an_existing_destination_needs_overwrite_and_trashes_it(dav, owner):
+def test_move_over_an_existing_destination_needs_overwrite_and_keeps_what_it_replaces(dav, owner):
     dav("PUT", "/new.txt", b"new")
     dav("PUT", "/old.txt", b"old")
     old = Item.objects.get(title="old.txt")
@@ -361,7 +361,13 @@ def test_move_over_an_existing_destination_needs_overwrite_and_trashes_it(dav, o
     assert replaced.status == 204
     assert dav("GET", "/old.txt").body == b"new"
     old.refresh_from_db()
-    assert old.deleted_at is not None  # in the trash, restorable
+    assert old.deleted_at is None and old.versions.count() == 2  # the old bytes: version 1
+    # A folder over a folder: the destination goes to the trash, restorable.
+    assert dav("MKCOL", "/A/").status == 201 and dav("MKCOL", "/B/").status == 201
+    folder_b = Item.objects.get(title="B")
+    assert dav("MOVE", "/A/", headers={"Destination": dav.url("/B/"), "Overwrite": "T"}).status == 204
+    folder_b.refresh_from_db()
+    assert folder_b.deleted_at is not None
 
 
 def test_copy_of_a_folder_copies_its_tree_and_dead_properties(dav, owner):
@@ -414,6 +420,41 @@ def test_an_editor_cannot_take_a_shared_folder_or_its_files_into_their_own_drive
     assert (shared.parent_id, shared.quota_owner_id) == (workspace_for(owner).pk, owner.pk)
     assert Item.objects.get(title="budget.txt").parent_id == inside.pk
     assert owner_sees(client_for(owner), "/Team/Plans/budget.txt")
+
+
+def test_a_file_moved_or_copied_over_another_becomes_its_new_version(client_for, owner):
+    """The original keeps its identity: its history, its shares, its share links and its
+    dead properties; the bytes of a MOVE are handed over (no copy in S3), those of a COPY
+    copied; the quota counts each version once."""
+    colleague = UserFactory()
+    dav = client_for(owner)
+    assert dav("PUT", "/rapport.txt", b"version 1").status == 201
+    original = Item.objects.get(title="rapport.txt")
+    grant(original, Role.READER, user=colleague)
+    assert dav("PROPPATCH", "/rapport.txt", (
+        '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-test">'
+        "<D:set><D:prop><Z:status>fond</Z:status></D:prop></D:set></D:propertyupdate>")).status == 207
+    assert dav("PUT", "/~tmp1.txt", b"version 2!").status == 201
+    handed = Item.objects.get(title="~tmp1.txt").current_version.key
+
+    moved = dav("MOVE", "/~tmp1.txt", headers={"Destination": dav.url("/rapport.txt"), "Overwrite": "T"})
+    assert moved.status == 204, moved.body
+    assert dav("GET", "/rapport.txt").body == b"version 2!"
+    assert dav("GET", "/~tmp1.txt").status == 404
+    original.refresh_from_db()
+    assert (original.current_version.number, original.current_version.key) == (2, handed)
+    assert DeadProperty.objects.get(item=original, name="{urn:x-test}status").value.endswith(">fond</ns0:status>")
+    assert client_for(colleague)("GET", "/rapport.txt").body == b"version 2!"  # still shared
+    assert DriveUsage.objects.get(user=owner).used_bytes == len(b"version 1") + len(b"version 2!")
+
+    assert dav("PUT", "/modèle.txt", b"template").status == 201
+    copied = dav("COPY", "/modèle.txt", headers={"Destination": dav.url("/rapport.txt"), "Overwrite": "T"})
+    assert copied.status == 204, copied.body
+    assert dav("GET", "/rapport.txt").body == dav("GET", "/modèle.txt").body == b"template"
+    assert original.versions.count() == 3 and Item.objects.filter(title="modèle.txt").exists()
+    # Without Overwrite, nothing is replaced.
+    assert dav("COPY", "/modèle.txt", headers={"Destination": dav.url("/rapport.txt"), "Overwrite": "F"}).status == 412
+    assert original.versions.count() == 3
 
 
 def owner_sees(dav: Dav, path: str) -> bool:
@@ -524,6 +565,9 @@ def test_editors_write_replace_and_delete_into_the_trash(client_for, owner):
     assert dav("PUT", "/Team/.~tmp.txt", b"b").status == 201
     assert dav("MOVE", "/Team/.~tmp.txt", headers={"Destination": dav.url("/Team/a.txt"), "Overwrite": "T"}).status == 204
     assert dav("GET", "/Team/a.txt").body == b"b"
+    original = Item.objects.get(title="a.txt")  # the same file, with one more version
+    assert list(original.versions.order_by("number").values_list("number", "size")) == [(1, 1), (2, 1)]
+    assert not Item.objects.filter(title=".~tmp.txt").exists()  # the temporary file held nothing else
     assert dav("DELETE", "/Team/a.txt").status == 204
     assert dav("GET", "/Team/a.txt").status == 404
     trashed = Item.objects.filter(title="a.txt", deleted_at__isnull=False)

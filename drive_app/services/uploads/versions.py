@@ -29,27 +29,71 @@ def delete_version_row(item: Item, version: FileVersion) -> None:
 def version_restore(*, actor: Any, item_id: Any, version_id: Any) -> Item:
     """Make an older version current again, as a new version (a server-side copy), so the
     history keeps what was current before. Not while the file is locked (as a new upload)."""
-    store = get_blob_store()
     with transaction.atomic():
         item = access_item(actor, item_id, need=Perm.EDIT)
         source = _version_of(item, version_id, ready=True)
         locks.refuse_new_version(item)
-        key = store.new_key("drive")
-        number = next_version_number(item)
-        quota.charge(item.quota_owner_id, source.size or 0)
-        store.copy(source.key, key)
-        try:
-            version = FileVersion.objects.create(
-                item=item, number=number, key=key, state=UploadState.READY, declared_size=source.size or 0,
-                size=source.size, mimetype=source.mimetype, sha256=source.sha256,
-                charged_bytes=source.size or 0, uploaded_by=actor, uploaded_at=timezone.now(),
-            )
-        except Exception:
-            store.delete(key)
-            raise
+        version = _copied(actor, item, source, next_version_number(item))
         make_current(version)
         apply_retention(item.pk)
     return access_item(actor, item.pk)
+
+
+def file_replace(*, actor: Any, target_id: Any, source_id: Any, move: bool) -> Item:
+    """File ``target`` takes the current bytes of file ``source`` as its newest version: a
+    WebDAV MOVE or COPY of a file over another (a desktop application saves by writing a
+    temporary file, then moving it over the original). The target keeps its identity, its
+    history, its shares and links; overwriting a file adds a version, as a PUT does.
+
+    ``move``: the source's version is handed over (no bytes copied; the quota charge follows
+    it), then the source goes: to the trash when older versions remain on it, for good
+    otherwise (it holds nothing any more). Taking it out of its folder follows the rules of
+    a move (``check_may_take_out``). Without ``move`` the bytes are copied server-side."""
+    from drive_app.services.items import check_may_take_out, item_trash
+
+    with transaction.atomic():
+        target = access_item(actor, target_id, need=Perm.EDIT)
+        source = access_item(actor, source_id, need=Perm.EDIT if move else Perm.VIEW)
+        if target.type != ItemType.FILE or source.type != ItemType.FILE:
+            raise ValidationFailed(_("Only files have versions."), code="not_a_file")
+        if source.current_version_id is None:
+            raise not_ready(source)
+        version = FileVersion.objects.select_for_update().get(pk=source.current_version_id)
+        number = next_version_number(target)
+        if move:
+            check_may_take_out(actor, source, target.quota_owner_id)
+            if source.quota_owner_id != target.quota_owner_id:
+                quota.charge(target.quota_owner_id, version.charged_bytes)
+                quota.release(source.quota_owner_id, version.charged_bytes)
+            Item.objects.filter(pk=source.pk).update(current_version=None)
+            FileVersion.objects.filter(pk=version.pk).update(item=target, number=number, via_link=None)
+            version.item_id, version.number = target.pk, number
+            if FileVersion.objects.filter(item=source).exists():
+                item_trash(actor=actor, item_id=source.pk, check_locks=False)
+            else:
+                Item.objects.filter(pk=source.pk).delete()
+        else:
+            version = _copied(actor, target, version, number)
+        make_current(version)
+        apply_retention(target.pk)
+    return access_item(actor, target.pk)
+
+
+def _copied(actor: Any, item: Item, source: FileVersion, number: int) -> FileVersion:
+    """A ready copy of ``source`` (its bytes copied in S3) as version ``number`` of ``item``."""
+    store = get_blob_store()
+    key = store.new_key("drive")
+    quota.charge(item.quota_owner_id, source.size or 0)
+    store.copy(source.key, key)
+    try:
+        return FileVersion.objects.create(
+            item=item, number=number, key=key, state=UploadState.READY, declared_size=source.size or 0,
+            size=source.size, mimetype=source.mimetype, sha256=source.sha256,
+            charged_bytes=source.size or 0, uploaded_by=actor, uploaded_at=timezone.now(),
+        )
+    except Exception:
+        store.delete(key)
+        raise
 
 
 def version_delete(*, actor: Any, item_id: Any, version_id: Any) -> None:
