@@ -34,7 +34,12 @@ from drive_app.services.uploads.start import (
     validate_declared,
     version_create,
 )
-from drive_app.services.uploads.versions import download_url, file_replace, version_delete, version_restore
+from drive_app.services.uploads.versions import (
+    download_url,
+    file_replace,
+    version_delete,
+    version_restore,
+)
 
 __all__ = [
     "READ_CHUNK_BYTES",
