@@ -33,6 +33,12 @@ def usage_of(user_id: Any) -> DriveUsage:
     return usage
 
 
+def room_left(user_id: Any) -> int:
+    """Bytes the user may still store (at this moment: :func:`charge` decides for good)."""
+    usage = usage_of(user_id)
+    return max(0, limit_of(usage) - usage.used_bytes)
+
+
 def check_room(user_id: Any, size: int) -> None:
     """Refuse early (no lock) an upload that cannot fit; :func:`charge` decides for good."""
     usage = usage_of(user_id)

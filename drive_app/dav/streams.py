@@ -128,8 +128,8 @@ def declared_type(environ: dict[str, Any]) -> str | None:
 
 
 def declared_size(environ: dict[str, Any]) -> int | None:
-    """The body's Content-Length, or None for a chunked body (the quota is then checked
-    once the size is known)."""
+    """The body's Content-Length, or None for a chunked body (``file_write`` then stops
+    reading it as soon as it passes the room left in the quota or the size limit)."""
     if "chunked" in (environ.get("HTTP_TRANSFER_ENCODING") or "").lower():
         return None
     value = (environ.get("CONTENT_LENGTH") or "").strip()

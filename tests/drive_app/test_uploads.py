@@ -419,3 +419,44 @@ def test_deleting_a_version_leaves_the_file_in_the_state_of_its_newest_remaining
     image = Item.objects.get(title="image.png")
     lone = FileVersion.objects.get(item=image)
     assert_error(api(alice).delete(f"{API}/items/{image.pk}/versions/{lone.pk}/"), 409, "last_version")
+
+
+def test_a_body_of_unknown_length_is_stopped_at_the_quota_or_the_size_limit(settings):
+    """A chunked WebDAV PUT announces no size: the body is cut off as soon as it passes the
+    room left (507) or the size limit (413), not read and stored whole first; nothing stays
+    in S3 or in the database."""
+    from drive_app.quota import QuotaExceeded
+    from drive_app.services.items import workspace_for
+    from drive_app.services.uploads import file_write
+    from suite.errors import SuiteError
+
+    settings.DRIVE_DEFAULT_QUOTA_BYTES = 3 * MIB
+    alice = UserFactory()
+    root = workspace_for(alice)
+    sent: list[int] = []
+
+    def body(total_mib: int):
+        for _ in range(total_mib):
+            sent.append(MIB)
+            yield b"z" * MIB
+
+    keys_before = set(FileVersion.objects.values_list("key", flat=True))
+    with pytest.raises(QuotaExceeded):
+        file_write(actor=alice, parent_id=root.pk, title="flux.bin", body=body(64))
+    assert sum(sent) <= 5 * MIB  # stopped right after the quota, not after 64 MiB
+    assert not Item.objects.filter(title="flux.bin").exists()
+    assert DriveUsage.objects.get(user=alice).used_bytes == 0
+    assert set(FileVersion.objects.values_list("key", flat=True)) == keys_before
+
+    settings.DRIVE_DEFAULT_QUOTA_BYTES = 1024 * MIB
+    settings.DRIVE_MAX_FILE_BYTES = 2 * MIB
+    sent.clear()
+    with pytest.raises(SuiteError) as too_large:
+        file_write(actor=alice, parent_id=root.pk, title="flux.bin", body=body(64))
+    assert (too_large.value.code, too_large.value.status) == ("file_too_large", 413)
+    assert sum(sent) <= 4 * MIB
+    assert not Item.objects.filter(title="flux.bin").exists()
+    # Within both, the same body of unknown length is stored.
+    settings.DRIVE_MAX_FILE_BYTES = 1024 * MIB
+    stored = file_write(actor=alice, parent_id=root.pk, title="flux.bin", body=body(2))
+    assert stored.upload_state == "ready" and stored.size == 2 * MIB

@@ -279,8 +279,8 @@ def file_write(
     exists, a new file otherwise). ``body`` (a file-like object, read in chunks) goes to S3
     as it arrives, in parts above the store's threshold, never whole in memory or on disk,
     hashed on the way; then the same checks as ``upload-ended`` apply (size, quota, type,
-    scan). ``size`` may be unknown (chunked transfer): the quota is then checked after the
-    fact. ``create_only``: a file that already holds the title is a 409 conflict, not a
+    scan). ``size`` may be unknown (chunked transfer): the body is then cut off once it
+    passes the room left in the quota (507) or the size limit (413). ``create_only``: a file that already holds the title is a 409 conflict, not a
     version. ``parent``: the folder already fetched with the actor's role (instead of
     ``parent_id``)."""
     declared_type = content_type or "application/octet-stream"
@@ -316,7 +316,10 @@ def file_write(
         )
         if not created:
             Item.objects.filter(pk=item.pk).update(upload_state=UploadState.PENDING, updated_at=timezone.now())
-    tap = _Tap(body, keep=settings.DRIVE_INLINE_ANALYSIS_BYTES)
+    # A body of unknown length (chunked) is stopped as soon as it passes the size limit or
+    # the room left in the quota: never more than that is stored, even for a moment.
+    ceiling = None if size is not None else min(settings.DRIVE_MAX_FILE_BYTES, quota.room_left(item.quota_owner_id))
+    tap = _Tap(body, keep=settings.DRIVE_INLINE_ANALYSIS_BYTES, limit=ceiling)
     try:
         info = store.put(version.key, tap, size=size, content_type=declared_type)  # type: ignore[arg-type]
     except BaseException as exc:
@@ -327,12 +330,15 @@ def file_write(
                 _("The body does not have the announced length."), code="size_mismatch",
                 details={"declared_size": size},
             ) from None
+        if isinstance(exc, _Overflow):
+            if tap.size > settings.DRIVE_MAX_FILE_BYTES:
+                raise _too_large() from None
+            quota.check_room(item.quota_owner_id, tap.size)  # raises: the body did not fit
         raise
     if info.size > settings.DRIVE_MAX_FILE_BYTES:
         with transaction.atomic():
             forget_pending(item, version)
-        raise SuiteError(_("Files are limited to %(max)s bytes.") % {"max": settings.DRIVE_MAX_FILE_BYTES},
-                         code="file_too_large", status=413)
+        raise _too_large()
     if size is None:
         FileVersion.objects.filter(pk=version.pk).update(declared_size=info.size)
     version.declared_size = info.size
@@ -351,15 +357,25 @@ def _writable_folder(parent: Item) -> Item:
     return parent
 
 
+def _too_large() -> SuiteError:
+    return SuiteError(_("Files are limited to %(max)s bytes.") % {"max": settings.DRIVE_MAX_FILE_BYTES},
+                      code="file_too_large", status=413)
+
+
+class _Overflow(Exception):
+    """A body went past the most bytes it may hold."""
+
+
 class _Tap:
     """Reads a body through: hashes every byte, counts them, and keeps the first ``keep``
-    (at least the type-sniffing head)."""
+    (at least the type-sniffing head); past ``limit`` bytes, raises :class:`_Overflow`."""
 
-    def __init__(self, source: Any, *, keep: int):
+    def __init__(self, source: Any, *, keep: int, limit: int | None = None):
         self.digest = hashlib.sha256()
         self.size = 0
         self.kept = bytearray()
         self._keep = max(keep, filetypes.SNIFF_BYTES)
+        self._limit = limit
         if hasattr(source, "read"):
             self._read = source.read
         else:
@@ -372,8 +388,10 @@ class _Tap:
     def read(self, amount: int | None = -1) -> bytes:
         chunk = bytes(self._read(amount if amount is not None else -1))
         if chunk:
-            self.digest.update(chunk)
             self.size += len(chunk)
+            if self._limit is not None and self.size > self._limit:
+                raise _Overflow
+            self.digest.update(chunk)
             if len(self.kept) < self._keep:
                 self.kept.extend(chunk[: self._keep - len(self.kept)])
         return chunk
