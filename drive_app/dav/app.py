@@ -61,6 +61,8 @@ class DavRequestResolver(BaseMiddleware):
             )
         if environ.get("HTTP_IF"):
             _tag_if_conditions(environ)
+        if method == "MOVE" and (environ.get("HTTP_OVERWRITE") or "").strip().upper() == "F":
+            _renaming_in_case_overwrites_nothing(environ)
         server = RequestServer(environ["wsgidav.provider"])
         server.allow_propfind_infinite = False
         yield from server(environ, start_response)
@@ -85,6 +87,21 @@ def _tag_if_conditions(environ: dict[str, Any]) -> None:
                     key = resource.get_ref_url()
         tagged.setdefault(key, []).extend(lists)
     environ["wsgidav.conditions.if"] = tagged
+
+
+def _renaming_in_case_overwrites_nothing(environ: dict[str, Any]) -> None:
+    """A MOVE to the same name in another case (``report.txt`` to ``Report.txt``) finds the
+    source itself at the destination, names being unique case-insensitively: a rename, not
+    an overwrite. GNOME (gvfs) renames with ``Overwrite: F``; WsgiDAV would answer 412."""
+    path = unquote(urlsplit(environ.get("HTTP_DESTINATION") or "").path)
+    if not path.startswith(MOUNT_PATH + "/"):
+        return
+    provider = environ["wsgidav.provider"]
+    source = provider.get_resource_inst(environ.get("PATH_INFO") or "/", environ)
+    target = provider.get_resource_inst(util.normalize_path(path[len(MOUNT_PATH):]), environ)
+    same = getattr(getattr(source, "item", None), "pk", None)
+    if same is not None and same == getattr(getattr(target, "item", None), "pk", None):
+        environ["HTTP_OVERWRITE"] = "T"
 
 
 def _release_connection() -> None:

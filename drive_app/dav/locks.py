@@ -233,13 +233,21 @@ class DavLockStorage:
             session.locks.clear()
 
 
+def serialize_lock_taking() -> None:
+    """Wait until no other transaction is taking a lock, DAV LOCK or WOPI Lock, and keep
+    others waiting until this transaction ends: each checks the other kind of lock before
+    taking its own, so two concurrent takers could otherwise both succeed on one file."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_KEY])
+
+
 class DavLockManager(LockManager):
-    """WsgiDAV's lock manager with acquisitions serialized across processes."""
+    """WsgiDAV's lock manager with acquisitions serialized across processes (and with WOPI
+    locks being taken: :func:`serialize_lock_taking`)."""
 
     storage: DavLockStorage
 
     def acquire(self, **kwargs: Any) -> dict[str, Any]:
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_KEY])
+            serialize_lock_taking()
             return super().acquire(**kwargs)

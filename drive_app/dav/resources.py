@@ -245,7 +245,7 @@ class ItemBacked:
 
         service(self.session, move)
         self._lock_storage().delete_under(old_ref)  # RFC 4918 7.5: locks do not move
-        self.environ[CREATED_KEY] = existing is None
+        self.environ[CREATED_KEY] = existing is None or same  # a rename in case creates a URL
         return True
 
     @dav_errors

@@ -94,6 +94,9 @@ def lock(*, item_id: Any, lock_id: str, user: Any) -> None:
         if current is not None and current.lock_id != lock_id:
             raise LockMismatch(current.lock_id, LOCKED_ELSEWHERE)
         if current is None:
+            from drive_app.dav.locks import serialize_lock_taking
+
+            serialize_lock_taking()  # a DAV LOCK being taken now is seen below
             _refuse_if_dav_locked(item_id)
         WopiLock.objects.update_or_create(
             item_id=item_id, defaults={"lock_id": lock_id, "expires_at": _expiry(), "created_by": user},

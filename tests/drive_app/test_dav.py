@@ -457,6 +457,21 @@ def test_a_file_moved_or_copied_over_another_becomes_its_new_version(client_for,
     assert original.versions.count() == 3
 
 
+def test_a_rename_that_changes_only_the_case_is_not_an_overwrite(dav, owner):
+    dav("PUT", "/rapport.txt", b"v1")
+    dav("PUT", "/autre.txt", b"v2")
+    item = Item.objects.get(title="rapport.txt")
+
+    renamed = dav("MOVE", "/rapport.txt", headers={"Destination": dav.url("/Rapport.txt"), "Overwrite": "F"})
+
+    assert renamed.status == 201, renamed.body
+    item.refresh_from_db()
+    assert item.title == "Rapport.txt" and item.versions.count() == 1
+    assert dav("GET", "/Rapport.txt").body == b"v1"
+    # Onto another file, Overwrite: F still refuses, whatever the case.
+    dav_error(dav("MOVE", "/Rapport.txt", headers={"Destination": dav.url("/AUTRE.txt"), "Overwrite": "F"}), 412)
+
+
 def owner_sees(dav: Dav, path: str) -> bool:
     return dav("GET", path).status == 200
 

@@ -257,3 +257,54 @@ def test_an_infected_save_from_the_office_editor_is_a_failed_save(api, client, t
     assert FileVersion.objects.filter(item=team.doc, state="infected").count() == 1
     saved_as = editor.put_relative(b"Bonjour\n" + EICAR + b"\n", **{"X-WOPI-SuggestedTarget": ".txt"})
     assert saved_as.status_code == 422 and saved_as.json()["error"]["code"] == "infected"
+
+
+def test_an_office_lock_waits_for_a_desktop_lock_being_taken_at_the_same_moment(team):  # noqa: F811
+    """Each kind of lock checks the other before it is taken: without one serialization for
+    both, a DAV LOCK and a WOPI Lock arriving together could both succeed on one file."""
+    import datetime as dt
+    import threading
+
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from drive_app.dav.locks import normalize_lock_root, serialize_lock_taking
+    from drive_app.dav.namespace import ref_of
+    from drive_app.wopi import locks as wopi_locks
+
+    taking, release, outcome = threading.Event(), threading.Event(), {}
+
+    def desktop_client_locking() -> None:
+        try:
+            with transaction.atomic():
+                serialize_lock_taking()
+                taking.set()
+                release.wait(10)
+                DavLock.objects.create(
+                    token="opaquelocktoken:race", root=normalize_lock_root(ref_of(team.doc)),
+                    data={"type": "write", "scope": "exclusive", "depth": "0", "principal": team.owner.email},
+                    expires_at=timezone.now() + dt.timedelta(minutes=10))
+        finally:
+            connection.close()
+
+    def office_editor_locking() -> None:
+        try:
+            wopi_locks.lock(item_id=team.doc.pk, lock_id="session-A", user=team.editor)
+            outcome["office"] = "locked"
+        except wopi_locks.LockMismatch as refused:
+            outcome["office"] = refused.headers["X-WOPI-LockFailureReason"]
+        finally:
+            connection.close()
+
+    desktop = threading.Thread(target=desktop_client_locking)
+    desktop.start()
+    assert taking.wait(10)
+    editing = threading.Thread(target=office_editor_locking)
+    editing.start()
+    editing.join(0.5)
+    assert editing.is_alive()  # waiting for the desktop client's lock to be taken or not
+    release.set()
+    desktop.join(10)
+    editing.join(10)
+    assert outcome["office"] == "Locked by a WebDAV client"
+    assert wopi_locks.current_lock(team.doc.pk) == ""
