@@ -38,6 +38,8 @@ CHALLENGE = ("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')
 MAX_FAILURES_PER_ACCOUNT = 10
 MAX_FAILURES_PER_ADDRESS = 50
 FAILURE_WINDOW_SECONDS = 300
+#: How long an email that signed in from an address stays exempt from that address's limit.
+KNOWN_SECONDS = 30 * 24 * 3600
 DAV_SCOPE = "dav"
 DAV_READ_SCOPE = "dav:read"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PROPFIND"})
@@ -94,20 +96,26 @@ def _cache() -> Any:
 
 
 class FailureLimiter:
-    """Counts failed logins of one email from one address (and of the address alone)."""
+    """Counts failed logins of one email from one address (and of the address alone).
+
+    The address-wide limit stops someone trying many accounts from one address; it does not
+    lock out the people who already signed in from there (an office behind one NAT address):
+    an email that succeeded from an address is remembered for it (``KNOWN_SECONDS``) and is
+    then held to its own per-account limit only."""
 
     def __init__(self, email: str, address: str):
         digest = hashlib.sha256(f"{email}\n{address}".encode()).hexdigest()[:32]
         self.account_key = f"dav-auth-fail:{digest}"
         self.address_key = f"dav-auth-fail-ip:{hashlib.sha256(address.encode()).hexdigest()[:32]}"
+        self.known_key = f"dav-auth-known:{digest}"
 
     def counts(self) -> dict[str, int]:
-        return _cache().get_many([self.account_key, self.address_key])
+        """The failure counts and whether this email is known here, in one cache request."""
+        return _cache().get_many([self.account_key, self.address_key, self.known_key])
 
     def blocked(self, counts: dict[str, int]) -> bool:
-        return (
-            counts.get(self.account_key, 0) >= MAX_FAILURES_PER_ACCOUNT
-            or counts.get(self.address_key, 0) >= MAX_FAILURES_PER_ADDRESS
+        return counts.get(self.account_key, 0) >= MAX_FAILURES_PER_ACCOUNT or (
+            counts.get(self.address_key, 0) >= MAX_FAILURES_PER_ADDRESS and not counts.get(self.known_key)
         )
 
     def record_failure(self) -> None:
@@ -119,10 +127,13 @@ class FailureLimiter:
             except ValueError:  # expired between add() and incr()
                 cache.set(key, 1, FAILURE_WINDOW_SECONDS)
 
-    def reset_account(self, counts: dict[str, int]) -> None:
-        """Forget the account's failures after a success (no request when there were none)."""
+    def succeeded(self, counts: dict[str, int]) -> None:
+        """After a success: forget the account's failures, remember the email for this address
+        (no cache request when both are already so, as for every request of a running client)."""
         if counts.get(self.account_key):
             _cache().delete(self.account_key)
+        if not counts.get(self.known_key):
+            _cache().set(self.known_key, 1, KNOWN_SECONDS)
 
 
 def authenticate(email: str, password: str, address: str | None) -> tuple[Any, list[str]] | None:
@@ -158,7 +169,7 @@ class DavBasicAuth(BaseMiddleware):
             limiter.record_failure()
             logger.warning("DAV sign-in failed", extra={"remote_addr": address})
             raise _unauthorized(_("Wrong email or app password."))
-        limiter.reset_account(counts)
+        limiter.succeeded(counts)
         user, scopes = found
         if not method_allowed(scopes, environ.get("REQUEST_METHOD", "")):
             raise DavProblem(403, _("This app password is read-only."), code="insufficient_scope")

@@ -19,7 +19,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from drive_app.dav import build_wsgi_application
-from drive_app.dav.auth import MAX_FAILURES_PER_ACCOUNT
+from drive_app.dav.auth import MAX_FAILURES_PER_ACCOUNT, MAX_FAILURES_PER_ADDRESS
 from drive_app.models import DavLock, DeadProperty, DriveUsage, FileVersion, Item, ItemType
 from drive_app.services.items import folder_create, workspace_for
 from drive_app.services.uploads import file_write
@@ -623,6 +623,22 @@ def test_failed_sign_ins_are_rate_limited_per_account_and_address(dav, owner):
     dav_error(blocked, 429, "rate_limited")
     assert int(blocked.headers["retry-after"]) > 0
     assert dav("OPTIONS", "/", address="192.0.2.99").status == 200  # another client address
+
+
+def test_many_failures_from_one_address_do_not_lock_out_those_who_signed_in_from_it(client_for, owner):
+    """Someone behind an office's shared address tries many accounts: new sign-ins from that
+    address wait, the colleagues whose clients already signed in from it keep working."""
+    colleague, newcomer = UserFactory(), UserFactory()
+    office = "198.51.100.7"
+    assert client_for(colleague)("OPTIONS", "/", address=office).status == 200  # signed in before
+    dav = client_for(owner)
+    for attempt in range(MAX_FAILURES_PER_ADDRESS):
+        wrong = "Basic " + base64.b64encode(f"user{attempt}@example.org:cmn_00000000_x".encode()).decode()
+        dav_error(dav("OPTIONS", "/", auth=wrong, address=office), 401)
+
+    assert client_for(colleague)("OPTIONS", "/", address=office).status == 200
+    dav_error(client_for(newcomer)("OPTIONS", "/", address=office), 429, "rate_limited")
+    assert client_for(newcomer)("OPTIONS", "/", address="198.51.100.8").status == 200
 
 
 def test_folders_created_over_dav_are_items_of_the_drive(dav, owner):
