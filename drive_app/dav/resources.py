@@ -40,6 +40,7 @@ from drive_app.dav.session import CREATED_KEY, DavSession, session_of
 from drive_app.dav.streams import BlobRangeReader, UploadWriter
 from drive_app.models import FileVersion, Item, ItemType
 from drive_app.services.items import (
+    _sibling_with_title,
     clean_title,
     folder_create,
     item_copy,
@@ -47,7 +48,7 @@ from drive_app.services.items import (
     item_trash,
     item_update,
 )
-from drive_app.services.uploads import file_replace, file_write
+from drive_app.services.uploads import failed_upload, file_replace, file_write
 from suite.access.resolve import annotate_roles
 from suite.access.roles import Perm, role_allows
 from suite.errors import SuiteError
@@ -210,13 +211,20 @@ class ItemBacked:
         item_trash(actor=self.session.user, item_id=existing.item.pk, check_locks=False)
         self._lock_storage().delete_under(ref)
 
-    def _over_a_file(self, existing: Any) -> bool:
-        """A file moved or copied onto another file (``Overwrite: T``): the destination takes
-        the bytes as a new version instead of being replaced by another item."""
-        return (
-            not self.is_collection and isinstance(existing, ItemBacked) and not existing.is_collection
-            and existing.item.pk != self.item.pk
-        )
+    def _file_replaced(self, parent: Any, name: str, existing: Any) -> Item | None:
+        """The file a file moved or copied onto an existing file (``Overwrite: T``) gives its
+        bytes to, as a new version, instead of being replaced by another item; or the file
+        whose uploads all failed that holds the name unseen (not listed: nothing in it may be
+        served), which the bytes then make whole."""
+        if self.is_collection:
+            return None
+        if existing is None:
+            folder = getattr(parent, "item", None)
+            held = _sibling_with_title(folder, name) if folder is not None else None
+            return held if failed_upload(held) else None
+        if isinstance(existing, ItemBacked) and not existing.is_collection and existing.item.pk != self.item.pk:
+            return existing.item
+        return None
 
     @dav_errors
     def handle_move(self, dest_path: str) -> bool:
@@ -224,11 +232,12 @@ class ItemBacked:
         parent, name, existing = self._destination(dest_path)
         same = existing is not None and isinstance(existing, ItemBacked) and existing.item.pk == self.item.pk
         old_ref = self.get_ref_url()
-        if self._over_a_file(existing):  # a desktop save: the temporary file becomes a version
+        replaced = self._file_replaced(parent, name, existing)
+        if replaced is not None:  # a desktop save: the temporary file becomes a version
             service(self.session, lambda: file_replace(
-                actor=user, target_id=existing.item.pk, source_id=self.item.pk, move=True))
+                actor=user, target_id=replaced.pk, source_id=self.item.pk, move=True))
             self._lock_storage().delete_under(old_ref)
-            self.environ[CREATED_KEY] = False
+            self.environ[CREATED_KEY] = existing is None
             return True
         in_place = isinstance(parent, RootCollection) and namespace.is_shared_entry(self.session, self.item)
 
@@ -255,10 +264,11 @@ class ItemBacked:
         if isinstance(existing, ItemBacked) and existing.item.pk == self.item.pk:
             raise DavProblem(403, _("An item cannot be copied onto itself."))
         title = clean_title(name)  # refused before any byte is copied
-        if self._over_a_file(existing):
+        replaced = self._file_replaced(parent, name, existing)
+        if replaced is not None:
             service(self.session, lambda: file_replace(
-                actor=user, target_id=existing.item.pk, source_id=self.item.pk, move=False))
-            self.environ[CREATED_KEY] = False
+                actor=user, target_id=replaced.pk, source_id=self.item.pk, move=False))
+            self.environ[CREATED_KEY] = existing is None
             return True
 
         def copy() -> None:

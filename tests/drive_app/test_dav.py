@@ -30,6 +30,7 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 D = "{DAV:}"
+PDF_BYTES = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 LOCK_BODY = (
     '<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope>'
     "<D:locktype><D:write/></D:locktype><D:owner>tests</D:owner></D:lockinfo>"
@@ -470,6 +471,24 @@ def test_a_rename_that_changes_only_the_case_is_not_an_overwrite(dav, owner):
     assert dav("GET", "/Rapport.txt").body == b"v1"
     # Onto another file, Overwrite: F still refuses, whatever the case.
     dav_error(dav("MOVE", "/Rapport.txt", headers={"Destination": dav.url("/AUTRE.txt"), "Overwrite": "F"}), 412)
+
+
+def test_a_name_held_by_a_failed_upload_takes_the_next_file_saved_under_it(dav, owner):
+    """A refused upload is kept (with its reason) but not listed: nothing in it may be served.
+    Its name is not lost for the desktop client: a PUT, or a save through a temporary file
+    moved over the name, becomes its next version."""
+    dav_error(dav("PUT", "/scan.pdf", b"not a pdf"), 415)
+    failed = Item.objects.get(title="scan.pdf")
+    assert dav("GET", "/scan.pdf").status == 404
+    assert dav("PUT", "/~scan.tmp", PDF_BYTES).status == 201
+
+    moved = dav("MOVE", "/~scan.tmp", headers={"Destination": dav.url("/scan.pdf"), "Overwrite": "F"})
+
+    assert moved.status == 201, moved.body
+    assert dav("GET", "/scan.pdf").body == PDF_BYTES
+    failed.refresh_from_db()
+    assert failed.upload_state == "ready" and failed.versions.count() == 2
+    assert not Item.objects.filter(title="~scan.tmp").exists()
 
 
 def owner_sees(dav: Dav, path: str) -> bool:
