@@ -18,7 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q, Sum, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -77,7 +77,7 @@ def clean_title(title: Any) -> str:
 def _sibling_with_title(parent: Item, title: str, *, exclude: Any = None) -> Item | None:
     queryset = Item.objects.filter(
         parent=parent, ancestors_deleted_at__isnull=True
-    ).annotate(lower_title=Lower("title")).filter(lower_title=title.lower())
+    ).annotate(lower_title=Lower("title")).filter(lower_title=Lower(Value(title)))  # as the unique index folds
     if exclude is not None:
         queryset = queryset.exclude(pk=exclude)
     return queryset.first()
@@ -91,6 +91,8 @@ def _suffixed(title: str, number: int) -> str:
     if match:
         stem = match.group("stem")
     suffix = f" ({number})"
+    if extension and len(extension) + 1 + len(suffix) + 1 > TITLE_MAX_LENGTH:
+        stem, extension = title, ""  # an extension too long to keep: the suffix goes at the end
     base = stem[: TITLE_MAX_LENGTH - len(suffix) - (len(extension) + 1 if extension else 0)]
     return f"{base}{suffix}.{extension}" if extension else f"{base}{suffix}"
 
@@ -328,9 +330,9 @@ def item_move(
                 quota.release(owner_id, size)
             Item.objects.filter(subtree).update(quota_owner_id=target.quota_owner_id)
         new_path = tree.new_child_path(Item, target.pk)
-        Item.objects.filter(pk=item.pk).update(parent=target, title=title, updated_at=timezone.now())
-        try:
+        try:  # a title taken meanwhile by a concurrent create breaks the unique index: a 409
             with transaction.atomic():
+                Item.objects.filter(pk=item.pk).update(parent=target, title=title, updated_at=timezone.now())
                 tree.rewrite_subtree(Item, item.path, new_path)
         except IntegrityError as exc:
             existing = _sibling_with_title(target, title, exclude=item.pk)
@@ -449,7 +451,11 @@ def item_restore(*, actor: Any, item_id: Any) -> Item:
         Item.objects.filter(path__startswith=item.path, ancestors_deleted_at=item.deleted_at).update(
             ancestors_deleted_at=None
         )
-        Item.objects.filter(pk=item.pk).update(deleted_at=None, ancestors_deleted_at=None)
+        try:  # a title taken meanwhile by a concurrent create: a 409, nothing restored
+            with transaction.atomic():
+                Item.objects.filter(pk=item.pk).update(deleted_at=None, ancestors_deleted_at=None)
+        except IntegrityError as exc:
+            raise title_conflict(_sibling_with_title(item.parent, title, exclude=item.pk) or item) from exc
     return access_item(actor, item.pk)
 
 

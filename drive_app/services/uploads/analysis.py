@@ -89,15 +89,20 @@ def analyze(version_id: Any) -> str:
             result = scanner.scan(stream)
         except scanning.ScanLimitExceeded:
             # Fail closed for good: a file the scanner refuses to read is never served.
-            with transaction.atomic():
-                reject(version, Refusal("scan_limit_exceeded", "the file is larger than the scanner accepts"))
-            return UploadState.REJECTED
+            return _settle_once(version, Verdict(refusal=Refusal(
+                "scan_limit_exceeded", "the file is larger than the scanner accepts")))
         for _rest in stream:  # what the scanner did not read (the no-op one reads nothing)
             pass
-    judged = verdict(version, version.item.title, sha256=digest.hexdigest(), head=bytes(head), scan=result)
+    return _settle_once(version, verdict(version, version.item.title, sha256=digest.hexdigest(), head=bytes(head),
+                                         scan=result))
+
+
+def _settle_once(version: FileVersion, judged: Verdict) -> str:
+    """Settle ``version`` unless an overlapping run (the task and the periodic resume) or a
+    delete got there first while the bytes were read."""
     with transaction.atomic():
         state = FileVersion.objects.select_for_update().filter(pk=version.pk).values_list("state", flat=True).first()
-        if state != UploadState.ANALYZING:  # settled meanwhile by an overlapping run
+        if state != UploadState.ANALYZING:
             return state or "gone"
         return settle(version, judged)
 
@@ -116,15 +121,20 @@ def settle(version: FileVersion, judged: Verdict) -> str:
 
 def reject(version: FileVersion, refusal: Refusal) -> None:
     """A refused version: kept as ``rejected`` with its reason, its charge released, its
-    object deleted after commit (call inside a transaction)."""
+    object deleted after commit (call inside a transaction). The charge and its owner are
+    read again under the row lock: the item may have moved to another drive meanwhile."""
+    charged, owner_id = (
+        FileVersion.objects.select_for_update(of=("self",)).filter(pk=version.pk)
+        .values_list("charged_bytes", "item__quota_owner_id").first() or (0, None)
+    )
     FileVersion.objects.filter(pk=version.pk).update(
         state=UploadState.REJECTED, state_reason=f"{refusal.code}: {refusal.reason}"[:255], multipart_upload_id="",
         charged_bytes=0,
     )
     Item.objects.filter(pk=version.item_id).update(upload_state=UploadState.REJECTED)
-    if version.charged_bytes:
-        quota.release(version.item.quota_owner_id, version.charged_bytes)
-        version.charged_bytes = 0
+    if charged and owner_id is not None:
+        quota.release(owner_id, charged)
+    version.charged_bytes = 0
     version.state = UploadState.REJECTED
     key = version.key
     transaction.on_commit(lambda: get_blob_store().delete(key))
@@ -237,4 +247,6 @@ def resume_analysis(*, older_than: dt.timedelta = dt.timedelta(minutes=2)) -> in
         except ScannerError:
             logger.warning("scanner still unavailable")
             break
+        except Exception:  # one version's trouble (its object lost...) must not stall the others
+            logger.exception("analysis failed", extra={"version": str(version_id)})
     return done

@@ -44,14 +44,21 @@ def pending_upload_of(item: Item, *, lock: bool = False) -> FileVersion:
 
 
 def next_version_number(item: Item) -> int:
-    """The number the next version of ``item`` takes (numbers only grow)."""
+    """The number the next version of ``item`` takes. Call inside the transaction that
+    inserts the version: the item's row stays locked until it ends, so concurrent new
+    versions of one file are numbered one after the other (not both the same: a 500)."""
+    assert transaction.get_connection().in_atomic_block, "next_version_number() needs a transaction"
+    Item.objects.select_for_update().filter(pk=item.pk).values_list("pk", flat=True).first()
     last = FileVersion.objects.filter(item=item).order_by("-number").values_list("number", flat=True).first()
     return (last or 0) + 1
 
 
 def forget_pending(item: Item, version: FileVersion) -> None:
     """Delete a pending version (and its item when it was the file's first upload); S3
-    resources go after commit."""
+    resources go after commit. Call inside a transaction: the version's row is locked and
+    must still be pending (an upload-ended that committed meanwhile made it a file: 409)."""
+    if not FileVersion.objects.select_for_update().filter(pk=version.pk, state=UploadState.PENDING).exists():
+        raise Conflict(_("This upload has already ended."), code="no_pending_upload")
     key, upload_id = version.key, version.multipart_upload_id
     version.delete()
     first_upload = not FileVersion.objects.filter(item=item).exists()

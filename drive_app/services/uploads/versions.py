@@ -102,7 +102,13 @@ def version_delete(*, actor: Any, item_id: Any, version_id: Any) -> None:
     with transaction.atomic():
         item = access_item(actor, item_id, need=Perm.EDIT)
         version = _version_of(item, version_id)
-        if version.pk == item.current_version_id:
+        # The version's row, then the item's (the order an analysis making it current takes
+        # them in): what is current is read once nothing can change it any more.
+        version = FileVersion.objects.select_for_update().filter(pk=version.pk).first()  # type: ignore[assignment]
+        if version is None:  # deleted meanwhile
+            raise NotFound(_("No such version."))
+        current = Item.objects.select_for_update().filter(pk=item.pk).values_list("current_version_id", flat=True)[0]
+        if version.pk == current:
             raise Conflict(_("The current version cannot be deleted."), code="current_version")
         if version.state == UploadState.PENDING:
             forget_pending(item, version)
