@@ -39,6 +39,11 @@ def room_left(user_id: Any) -> int:
     return max(0, limit_of(usage) - usage.used_bytes)
 
 
+def exceeded(user_id: Any, size: int) -> QuotaExceeded:
+    """The error for ``size`` bytes that do not fit (the room left as it is now)."""
+    return _exceeded(usage_of(user_id), size)
+
+
 def check_room(user_id: Any, size: int) -> None:
     """Refuse early (no lock) an upload that cannot fit; :func:`charge` decides for good."""
     usage = usage_of(user_id)

@@ -114,9 +114,16 @@ class FailureLimiter:
         return _cache().get_many([self.account_key, self.address_key, self.known_key])
 
     def blocked(self, counts: dict[str, int]) -> bool:
+        """Refused without checking the password."""
         return counts.get(self.account_key, 0) >= MAX_FAILURES_PER_ACCOUNT or (
-            counts.get(self.address_key, 0) >= MAX_FAILURES_PER_ADDRESS and not counts.get(self.known_key)
+            self.address_limited(counts) and not counts.get(self.known_key)
         )
+
+    def address_limited(self, counts: dict[str, int]) -> bool:
+        """The address is past its limit: a known email's right password still gets in, but a
+        wrong one is answered as for any other email (429), so that the answers do not tell
+        which emails sign in from here."""
+        return counts.get(self.address_key, 0) >= MAX_FAILURES_PER_ADDRESS
 
     def record_failure(self) -> None:
         for key in (self.account_key, self.address_key):
@@ -144,6 +151,13 @@ def authenticate(email: str, password: str, address: str | None) -> tuple[Any, l
     return token.user, list(token.scopes or [])
 
 
+def _rate_limited() -> DavProblem:
+    return DavProblem(
+        429, _("Too many failed sign-ins; try again later."), code="rate_limited",
+        headers=[("Retry-After", str(FAILURE_WINDOW_SECONDS))],
+    )
+
+
 def _unauthorized(message: str) -> DavProblem:
     return DavProblem(401, message, code="not_authenticated", headers=[CHALLENGE])
 
@@ -160,14 +174,13 @@ class DavBasicAuth(BaseMiddleware):
         limiter = FailureLimiter(email, address)
         counts = limiter.counts()
         if limiter.blocked(counts):
-            raise DavProblem(
-                429, _("Too many failed sign-ins; try again later."), code="rate_limited",
-                headers=[("Retry-After", str(FAILURE_WINDOW_SECONDS))],
-            )
+            raise _rate_limited()
         found = authenticate(email, password, address)
         if found is None:
             limiter.record_failure()
             logger.warning("DAV sign-in failed", extra={"remote_addr": address})
+            if limiter.address_limited(counts):
+                raise _rate_limited()
             raise _unauthorized(_("Wrong email or app password."))
         limiter.succeeded(counts)
         user, scopes = found

@@ -241,6 +241,15 @@ def serialize_lock_taking() -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ADVISORY_KEY])
 
 
+def await_lock_taking() -> None:
+    """For a change that checked the locks (``services.locks``): wait for locks being taken
+    to commit, and keep new ones from being taken until this transaction ends, so what the
+    check read stays true while the change is made. Shared: checks do not wait for each
+    other. Take it before any row lock (lock takers take it first too)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [ADVISORY_KEY])
+
+
 class DavLockManager(LockManager):
     """WsgiDAV's lock manager with acquisitions serialized across processes (and with WOPI
     locks being taken: :func:`serialize_lock_taking`)."""

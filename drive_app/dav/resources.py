@@ -235,7 +235,7 @@ class ItemBacked:
         replaced = self._file_replaced(parent, name, existing)
         if replaced is not None:  # a desktop save: the temporary file becomes a version
             service(self.session, lambda: file_replace(
-                actor=user, target_id=replaced.pk, source_id=self.item.pk, move=True))
+                actor=user, target_id=replaced.pk, source_id=self.item.pk, move=True, check_locks=False))
             self._lock_storage().delete_under(old_ref)
             self.environ[CREATED_KEY] = existing is None
             return True
@@ -267,7 +267,7 @@ class ItemBacked:
         replaced = self._file_replaced(parent, name, existing)
         if replaced is not None:
             service(self.session, lambda: file_replace(
-                actor=user, target_id=replaced.pk, source_id=self.item.pk, move=False))
+                actor=user, target_id=replaced.pk, source_id=self.item.pk, move=False, check_locks=False))
             self.environ[CREATED_KEY] = existing is None
             return True
 

@@ -14,7 +14,9 @@ lock on its file.
 - A locked folder (any depth) takes no new member and loses none: nothing is created,
   copied, moved or restored into it, renamed in it, or moved or deleted out of it.
 
-Refusals are 423 with ``details.locked_by`` (``office_editor`` or ``webdav``) and
+Each check takes a shared advisory lock until its transaction ends, and lock takers an
+exclusive one (``dav.locks.await_lock_taking``): a lock taken during a checked change waits
+for it, and the check waits for a lock being taken. Refusals are 423 with ``details.locked_by`` (``office_editor`` or ``webdav``) and
 ``details.where`` (``item``, ``below``, ``folder``): what is locked, never which item below
 or above (the actor may not see it).
 """
@@ -59,8 +61,15 @@ def holder_below(folder: Item) -> str:
     return WEBDAV if DavLock.objects.filter(root__startswith=prefix, expires_at__gt=now).exists() else ""
 
 
+def _checking() -> None:
+    from drive_app.dav.locks import await_lock_taking
+
+    await_lock_taking()
+
+
 def refuse_new_version(item: Item) -> None:
     """A file being edited (office editor) or locked by a desktop client takes no new version."""
+    _checking()
     locked_by = holder(item)
     if locked_by:
         raise SuiteError(
@@ -72,6 +81,7 @@ def refuse_new_version(item: Item) -> None:
 def refuse_changing(item: Item, *, folders: tuple[Item | None, ...] = ()) -> None:
     """``item`` is about to be renamed, moved or deleted, changing the members of
     ``folders`` (its parent, a move's target): refuse while any of them is locked."""
+    _checking()
     found = next(_locks(item, folders), None)
     if found is not None:
         raise _locked(*found)
@@ -79,6 +89,7 @@ def refuse_changing(item: Item, *, folders: tuple[Item | None, ...] = ()) -> Non
 
 def refuse_adding_to(folder: Item) -> None:
     """Something is about to be created, copied or restored into ``folder``."""
+    _checking()
     locked_by = holder(folder)
     if locked_by:
         raise _locked("folder", locked_by)

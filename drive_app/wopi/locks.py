@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from drive_app.models import Item, WopiLock
 from drive_app.wopi.errors import LockMismatch
-from suite.errors import ValidationFailed
+from suite.errors import NotFound, ValidationFailed
 
 #: WOPI clients may use lock ids of up to 1024 ASCII characters (SupportsExtendedLockLength).
 LOCK_ID_MAX_LENGTH = 1024
@@ -88,15 +88,19 @@ def current_lock(item_id: Any) -> str:
 def lock(*, item_id: Any, lock_id: str, user: Any) -> None:
     """Lock: take the lock when the file is unlocked (or its lock expired), refresh it when
     ``lock_id`` is the current one, else :class:`LockMismatch` with the current id."""
+    from drive_app.dav.locks import serialize_lock_taking
+
     lock_id = clean_lock_id(lock_id)
     with transaction.atomic():
+        # Before the row lock (the order every lock check takes them in): a DAV LOCK being
+        # taken now is seen below, and a trash or move that checked the locks is done.
+        serialize_lock_taking()
         current = _hold(item_id)
+        if not Item.objects.filter(pk=item_id, ancestors_deleted_at__isnull=True).exists():
+            raise NotFound(_("This file no longer exists."))  # trashed while the lock waited
         if current is not None and current.lock_id != lock_id:
             raise LockMismatch(current.lock_id, LOCKED_ELSEWHERE)
         if current is None:
-            from drive_app.dav.locks import serialize_lock_taking
-
-            serialize_lock_taking()  # a DAV LOCK being taken now is seen below
             _refuse_if_dav_locked(item_id)
         WopiLock.objects.update_or_create(
             item_id=item_id, defaults={"lock_id": lock_id, "expires_at": _expiry(), "created_by": user},

@@ -473,6 +473,37 @@ def test_a_rename_that_changes_only_the_case_is_not_an_overwrite(dav, owner):
     dav_error(dav("MOVE", "/Rapport.txt", headers={"Destination": dav.url("/AUTRE.txt"), "Overwrite": "F"}), 412)
 
 
+def test_a_file_with_a_history_moved_over_another_goes_to_the_trash_whole(dav, owner):
+    """Only a source that holds nothing else (a temporary file) disappears for good; one with
+    older versions or shares of its own goes to the trash, its newest remaining version
+    current again, restorable and downloadable."""
+    dav("PUT", "/cible.txt", b"target")
+    dav("PUT", "/source.txt", b"old source")
+    dav("PUT", "/source.txt", b"new source")
+    source = Item.objects.get(title="source.txt")
+
+    assert dav("MOVE", "/source.txt", headers={"Destination": dav.url("/cible.txt")}).status == 204
+
+    assert dav("GET", "/cible.txt").body == b"new source"
+    source.refresh_from_db()
+    assert source.deleted_at is not None and source.current_version.number == 1
+    restored = restore_item(owner, source)
+    assert restored.upload_state == "ready" and dav("GET", "/source.txt").body == b"old source"
+    # A temporary file shared on its own (a link, a grant) is kept in the trash too.
+    dav("PUT", "/partagé.txt", b"shared")
+    shared = Item.objects.get(title="partagé.txt")
+    grant(shared, Role.READER, user=UserFactory())
+    assert dav("MOVE", "/partagé.txt", headers={"Destination": dav.url("/cible.txt")}).status == 204
+    shared.refresh_from_db()
+    assert shared.deleted_at is not None
+
+
+def restore_item(user, item: Item) -> Item:
+    from drive_app.services.items import item_restore
+
+    return item_restore(actor=user, item_id=item.pk)
+
+
 def test_a_name_held_by_a_failed_upload_takes_the_next_file_saved_under_it(dav, owner):
     """A refused upload is kept (with its reason) but not listed: nothing in it may be served.
     Its name is not lost for the desktop client: a PUT, or a save through a temporary file
@@ -657,6 +688,10 @@ def test_many_failures_from_one_address_do_not_lock_out_those_who_signed_in_from
 
     assert client_for(colleague)("OPTIONS", "/", address=office).status == 200
     dav_error(client_for(newcomer)("OPTIONS", "/", address=office), 429, "rate_limited")
+    # A wrong password gets the same answer for a known email as for any other: the answers
+    # do not tell who signs in from here.
+    wrong = "Basic " + base64.b64encode(f"{colleague.email}:cmn_00000000_x".encode()).decode()
+    dav_error(dav("OPTIONS", "/", auth=wrong, address=office), 429, "rate_limited")
     assert client_for(newcomer)("OPTIONS", "/", address="198.51.100.8").status == 200
 
 

@@ -12,8 +12,8 @@ from django.db import connection, transaction
 
 from drive_app.models import DriveUsage, FileVersion, Item, ItemAccess
 from drive_app.services.uploads import analyze
-from drive_app.services.uploads.pending import forget_pending
 from drive_app.services.uploads.analysis import Refusal, reject
+from drive_app.services.uploads.pending import forget_pending
 from suite.access.roles import Role
 from suite.errors import Conflict
 from tests.conftest import assert_error

@@ -344,7 +344,7 @@ def test_analyze_streams_without_holding_the_object(clamav_settings, analyzing):
     finally:
         tracemalloc.stop()
 
-    assert state == UploadState.READY
+    assert state == UploadState.READY, FileVersion.objects.get(pk=version_id).state_reason
     assert peak < 4 * MiB, f"peak {peak / MiB:.1f} MiB for a 24 MiB object"
 
 

@@ -333,7 +333,7 @@ def file_write(
         if isinstance(exc, _Overflow):
             if tap.size > settings.DRIVE_MAX_FILE_BYTES:
                 raise _too_large() from None
-            quota.check_room(item.quota_owner_id, tap.size)  # raises: the body did not fit
+            raise quota.exceeded(item.quota_owner_id, tap.size) from None  # at least that many bytes
         raise
     if info.size > settings.DRIVE_MAX_FILE_BYTES:
         with transaction.atomic():

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from drive_app import quota
-from drive_app.models import FileVersion, Item, ItemType, UploadState
+from drive_app.models import FileVersion, Item, ItemAccess, ItemType, UploadState
 from drive_app.permissions import access_item, not_ready
 from drive_app.services import locks
 from drive_app.services.uploads.analysis import apply_retention, make_current
@@ -39,26 +39,39 @@ def version_restore(*, actor: Any, item_id: Any, version_id: Any) -> Item:
     return access_item(actor, item.pk)
 
 
-def file_replace(*, actor: Any, target_id: Any, source_id: Any, move: bool) -> Item:
+def file_replace(*, actor: Any, target_id: Any, source_id: Any, move: bool, check_locks: bool = True) -> Item:
     """File ``target`` takes the current bytes of file ``source`` as its newest version: a
     WebDAV MOVE or COPY of a file over another (a desktop application saves by writing a
     temporary file, then moving it over the original). The target keeps its identity, its
     history, its shares and links; overwriting a file adds a version, as a PUT does.
 
     ``move``: the source's version is handed over (no bytes copied; the quota charge follows
-    it), then the source goes: to the trash when older versions remain on it, for good
-    otherwise (it holds nothing any more). Taking it out of its folder follows the rules of
-    a move (``check_may_take_out``). Without ``move`` the bytes are copied server-side."""
+    it), then the source goes: for good when it holds nothing any more (no other version, no
+    share of its own: a temporary file), else to the trash with its newest remaining ready
+    version current again. Taking it out of its folder follows the rules of a move
+    (``check_may_take_out``). Without ``move`` the bytes are copied server-side.
+    ``check_locks``: as ``items.folder_create`` (False for the WebDAV layer)."""
+    from drive_app.models import ShareLink
     from drive_app.services.items import check_may_take_out, item_trash
+    from suite.access import tree
 
     with transaction.atomic():
+        if move:
+            tree.lock_tree(Item)  # the source leaves the tree, as with a trash or a delete
         target = access_item(actor, target_id, need=Perm.EDIT)
         source = access_item(actor, source_id, need=Perm.EDIT if move else Perm.VIEW)
         if target.type != ItemType.FILE or source.type != ItemType.FILE:
             raise ValidationFailed(_("Only files have versions."), code="not_a_file")
-        if source.current_version_id is None:
+        if check_locks:
+            locks.refuse_new_version(target)
+            if move:
+                locks.refuse_changing(source, folders=(source.parent,))
+        # The source's row, then its current version, read under their locks: a concurrent
+        # replace from the same source hands the version over once (the other finds none).
+        current = Item.objects.select_for_update().filter(pk=source.pk).values_list("current_version_id", flat=True).first()
+        version = FileVersion.objects.select_for_update().filter(pk=current, item=source).first() if current else None
+        if version is None:
             raise not_ready(source)
-        version = FileVersion.objects.select_for_update().get(pk=source.current_version_id)
         number = next_version_number(target)
         if move:
             check_may_take_out(actor, source, target.quota_owner_id)
@@ -68,7 +81,16 @@ def file_replace(*, actor: Any, target_id: Any, source_id: Any, move: bool) -> I
             Item.objects.filter(pk=source.pk).update(current_version=None)
             FileVersion.objects.filter(pk=version.pk).update(item=target, number=number, via_link=None)
             version.item_id, version.number = target.pk, number
-            if FileVersion.objects.filter(item=source).exists():
+            own_shares = (
+                ItemAccess.objects.filter(resource_id=source.pk).exists()
+                or ShareLink.objects.filter(item=source, revoked_at__isnull=True).exists()
+            )
+            if FileVersion.objects.filter(item=source).exists() or own_shares:
+                previous = FileVersion.objects.filter(item=source, state=UploadState.READY).order_by("-number").first()
+                if previous is not None:
+                    make_current(previous)
+                else:
+                    Item.objects.filter(pk=source.pk).update(upload_state=latest_state(source) or UploadState.PENDING)
                 item_trash(actor=actor, item_id=source.pk, check_locks=False)
             else:
                 Item.objects.filter(pk=source.pk).delete()
