@@ -297,3 +297,18 @@ class WopiLock(models.Model):
 
     def __str__(self) -> str:
         return f"WOPI lock {self.lock_id[:20]} on {self.item_id}"
+
+
+class ObjectDeletion(models.Model):
+    """An S3 object (and its open multipart upload, if any) to delete: recorded in the
+    transaction that drops the rows that knew it, deleted once that commits, and retried by
+    a periodic task while S3 does not answer, so that no object is left behind unknown."""
+
+    key = models.CharField(max_length=255)
+    upload_id = models.CharField(max_length=1024, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=255, blank=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -49,3 +49,11 @@ def resume_analysis() -> int:
     from drive_app.services.uploads import resume_analysis as resume
 
     return resume()
+
+
+@shared_task(name="drive_app.delete_objects")
+def delete_objects() -> int:
+    """Delete the S3 objects whose rows are gone and that S3 refused to delete at the time."""
+    from drive_app.services.deletions import delete_recorded
+
+    return delete_recorded()

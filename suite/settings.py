@@ -405,6 +405,7 @@ if "drive" in SUITE_PRODUCTS:
         "schedule": 3600.0,
     }
     CELERY_BEAT_SCHEDULE["drive-resume-analysis"] = {"task": "drive_app.resume_analysis", "schedule": 300.0}
+    CELERY_BEAT_SCHEDULE["drive-delete-objects"] = {"task": "drive_app.delete_objects", "schedule": 600.0}
 if "docs" in SUITE_PRODUCTS:
     CELERY_BEAT_SCHEDULE["docs-purge-trash"] = {
         "task": "docs_app.purge_trash",

@@ -9,7 +9,6 @@ S3 objects are deleted only after the transaction that forgot them commits.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import re
 import unicodedata
@@ -36,13 +35,14 @@ from drive_app.models import (
 )
 from drive_app.permissions import access_item, not_ready
 from drive_app.services import locks
+from drive_app.services.deletions import forget_objects
 from suite.access import tree
 from suite.access.grants import link_update
 from suite.access.models import PATH_STEP
 from suite.access.resolve import annotate_roles, effective_role
 from suite.access.roles import Perm, Role, role_allows
 from suite.errors import Conflict, NotFound, PermissionDenied, SuiteError, ValidationFailed
-from suite.storage import BlobNotFound, BlobUploadNotFound, get_blob_store
+from suite.storage import get_blob_store
 
 ROOT_SEQUENCE = "drive_item_root_seq"
 CONFLICT_POLICIES = ("error", "rename")
@@ -470,17 +470,8 @@ def destroy_subtree(item: Item) -> int:
     for owner_id, size in _charged_bytes(subtree):
         quota.release(owner_id, size)
     count, _per_model = Item.objects.filter(subtree).delete()
-    transaction.on_commit(lambda: _delete_objects(keys, uploads))
+    forget_objects(keys, uploads)
     return count
-
-
-def _delete_objects(keys: list[str], uploads: list[tuple[str, str]]) -> None:
-    store = get_blob_store()
-    for key, upload_id in uploads:
-        # Already completed or aborted: nothing left to abort.
-        with contextlib.suppress(BlobUploadNotFound, BlobNotFound):
-            store.multipart_abort(key, upload_id)
-    store.delete_many(keys)
 
 
 def item_destroy(*, actor: Any, item_id: Any) -> None:

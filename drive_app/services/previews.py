@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from drive_app.models import FileVersion, UploadState
+from drive_app.services.deletions import forget_objects
 from suite.storage import get_blob_store
 
 
@@ -27,5 +28,5 @@ def preview_store(version_id: Any) -> bool:
     with transaction.atomic():
         updated = FileVersion.objects.filter(pk=version.pk, preview_key="").update(preview_key=key)
     if not updated:  # the version went away (or another run won): do not leak the object
-        store.delete(key)
+        forget_objects([key])
     return bool(updated)

@@ -347,3 +347,35 @@ def test_a_visit_is_one_row_per_user_and_item_moved_forward_by_later_visits(api)
     item_visit(actor=alice, item=item)
     visits = list(Visit.objects.filter(user=alice, item=item))
     assert len(visits) == 1 and visits[0].visited_at > first
+
+
+def test_objects_s3_refused_to_delete_are_deleted_later(api, monkeypatch):
+    """A hard delete while S3 refuses deletes: the rows go (204), the object is remembered
+    and deleted by the periodic task once S3 answers; nothing is left unknown in S3."""
+    from drive_app import tasks
+    from drive_app.models import ObjectDeletion
+    from suite.storage import BlobStoreError
+
+    alice = UserFactory()
+    item = upload_file(api, alice, "a.txt", b"hello").json()
+    key = FileVersion.objects.get(item_id=item["id"]).key
+    store = get_blob_store()
+
+    def refuse(self, key):
+        raise BlobStoreError("S3 unavailable")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(type(store), "delete", refuse)
+        assert api(alice).delete(f"{API}/items/{item['id']}/?hard=true").status_code == 204
+        assert not Item.objects.filter(pk=item["id"]).exists()
+        assert store.head(key).size == 5  # still in S3, and known:
+        assert ObjectDeletion.objects.get(key=key).attempts == 1
+        assert tasks.delete_objects() == 0  # S3 still refusing: kept
+    assert tasks.delete_objects() == 1
+    with pytest.raises(BlobNotFound):
+        store.head(key)
+    assert not ObjectDeletion.objects.exists()
+    # The usual path leaves no record behind.
+    other = upload_file(api, alice, "b.txt", b"bye").json()
+    assert api(alice).delete(f"{API}/items/{other['id']}/?hard=true").status_code == 204
+    assert not ObjectDeletion.objects.exists()

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from drive_app import filetypes, quota
 from drive_app.models import FileVersion, Item, UploadState
+from drive_app.services.deletions import forget_objects
 from suite.storage import get_blob_store
 
 logger = logging.getLogger(__name__)
@@ -136,8 +137,7 @@ def reject(version: FileVersion, refusal: Refusal) -> None:
         quota.release(owner_id, charged)
     version.charged_bytes = 0
     version.state = UploadState.REJECTED
-    key = version.key
-    transaction.on_commit(lambda: get_blob_store().delete(key))
+    forget_objects([version.key])
 
 
 def _mark_infected(version: FileVersion, signature: str) -> None:

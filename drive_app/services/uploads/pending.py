@@ -3,7 +3,6 @@ failed server-side write)."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from django.db import transaction
@@ -12,9 +11,9 @@ from django.utils.translation import gettext as _
 from drive_app.models import FileVersion, Item, UploadState
 from drive_app.permissions import access_item
 from drive_app.selectors.items import with_annotations
+from drive_app.services.deletions import forget_objects
 from suite.access.roles import Perm
 from suite.errors import Conflict
-from suite.storage import BlobNotFound, BlobUploadNotFound, get_blob_store
 
 
 def editable_item(actor: Any, item_id: Any, *, include_deleted: bool = False) -> Item:
@@ -66,15 +65,7 @@ def forget_pending(item: Item, version: FileVersion) -> None:
         Item.objects.filter(pk=item.pk).delete()
     else:
         Item.objects.filter(pk=item.pk).update(upload_state=latest_state(item))
-    transaction.on_commit(lambda: drop_upload(key, upload_id))
-
-
-def drop_upload(key: str, upload_id: str) -> None:
-    store = get_blob_store()
-    if upload_id:
-        with contextlib.suppress(BlobUploadNotFound, BlobNotFound):
-            store.multipart_abort(key, upload_id)
-    store.delete(key)
+    forget_objects([], [(key, upload_id)])
 
 
 def latest_state(item: Item) -> str | None:

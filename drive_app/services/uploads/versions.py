@@ -12,6 +12,7 @@ from drive_app import quota
 from drive_app.models import FileVersion, Item, ItemAccess, ItemType, UploadState
 from drive_app.permissions import access_item, not_ready
 from drive_app.services import locks
+from drive_app.services.deletions import forget_objects
 from drive_app.services.uploads.analysis import apply_retention, make_current
 from drive_app.services.uploads.pending import forget_pending, latest_state, next_version_number
 from suite.access.roles import Perm
@@ -23,7 +24,7 @@ def delete_version_row(item: Item, version: FileVersion) -> None:
     quota.release(item.quota_owner_id, version.charged_bytes)
     keys = [k for k in (version.key, version.preview_key) if k]
     version.delete()
-    transaction.on_commit(lambda: get_blob_store().delete_many(keys))
+    forget_objects(keys)
 
 
 def version_restore(*, actor: Any, item_id: Any, version_id: Any) -> Item:
