@@ -33,6 +33,13 @@ STRICT_EXTENSIONS: dict[str, set[str]] = {
 }
 
 
+#: Types libmagic also reports from a guess, without a signature, with the signatures that
+#: make them certain: a guess is no detection. About 1 % of random binary data (encrypted or
+#: raw files) looks like a DOS COM program to libmagic's heuristics (a first byte that is a
+#: plausible x86 instruction); refusing those as executables would refuse ordinary files.
+SIGNATURES: dict[str, tuple[bytes, ...]] = {"application/x-dosexec": (b"MZ",)}
+
+
 @dataclass(frozen=True)
 class TypeVerdict:
     mimetype: str
@@ -45,7 +52,11 @@ def detect(head: bytes) -> str:
     """The MIME type of a file starting with ``head``."""
     if not head:
         return "application/x-empty"
-    return magic.from_buffer(head, mime=True) or "application/octet-stream"
+    detected = magic.from_buffer(head, mime=True) or "application/octet-stream"
+    signatures = SIGNATURES.get(detected)
+    if signatures is not None and not head.startswith(signatures):
+        return "application/octet-stream"
+    return detected
 
 
 def _matches(mimetype: str, patterns: list[str]) -> bool:

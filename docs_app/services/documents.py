@@ -31,6 +31,7 @@ from docs_app.models import TITLE_MAX_LENGTH, Document, DocumentAccess, Favorite
 from docs_app.permissions import access_document, documents
 from docs_app.selectors.documents import parent_id_of
 from docs_app.tree import MAX_DEPTH, lock_tree, new_child_path, new_root_path, rewrite_subtree
+from suite.access import tree
 from suite.access.grants import link_update
 from suite.access.models import PATH_STEP
 from suite.access.resolve import parse_pk
@@ -195,9 +196,7 @@ def document_delete(*, actor: Any, document_id: Any) -> None:
         document = access_document(actor, document_id, need=Perm.DELETE)
         now = timezone.now()
         Document.objects.filter(pk=document.pk).update(deleted_at=now)
-        Document.objects.filter(
-            path__startswith=document.path, ancestors_deleted_at__isnull=True
-        ).update(ancestors_deleted_at=now)
+        tree.mark_subtree_deleted(Document, document.path, now)
         publish(DocumentDeleted(actor_id=actor.pk, document_id=document.pk))
 
 

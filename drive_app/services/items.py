@@ -425,9 +425,7 @@ def item_trash(*, actor: Any, item_id: Any, check_locks: bool = True) -> None:
             locks.refuse_changing(item, folders=(item.parent,))
         now = timezone.now()
         Item.objects.filter(pk=item.pk).update(deleted_at=now)
-        Item.objects.filter(path__startswith=item.path, ancestors_deleted_at__isnull=True).update(
-            ancestors_deleted_at=now
-        )
+        tree.mark_subtree_deleted(Item, item.path, now)
 
 
 def item_restore(*, actor: Any, item_id: Any) -> Item:

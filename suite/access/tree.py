@@ -17,8 +17,10 @@ import zlib
 from typing import Any
 
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from suite.access.models import PATH_STEP, AccessControlled, path_segment
+from suite.errors import NotFound
 
 MAX_DEPTH = 252 // PATH_STEP
 
@@ -41,20 +43,33 @@ def new_root_path(sequence: str) -> str:
 def new_child_path(model: type[AccessControlled], parent_id: Any) -> str:
     """The path of a new child of ``parent_id`` (increments the parent's counter, in one
     statement; the parent's row stays locked until the transaction ends, so keep what follows
-    short)."""
+    short). A parent in the trash takes no child: when a trash of it commits while this
+    waits for its row, PostgreSQL re-checks the row and the folder is gone (404); when this
+    commits first, the trash marks the new child too (it repeats its marking until nothing
+    is left: ``mark_subtree_deleted``)."""
     quote = connection.ops.quote_name
-    table, pk = quote(model._meta.db_table), quote(str(model._meta.pk.column))  # trees declare child_counter
+    table, pk = quote(model._meta.db_table), quote(str(model._meta.pk.column))  # trees declare child_counter, ancestors_deleted_at
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET child_counter = child_counter + 1 WHERE {pk} = %s "  # noqa: S608
-            "RETURNING path, child_counter",
+            f"UPDATE {table} SET child_counter = child_counter + 1 "  # noqa: S608
+            f"WHERE {pk} = %s AND ancestors_deleted_at IS NULL RETURNING path, child_counter",
             [parent_id],
         )
         row = cursor.fetchone()
     if row is None:
-        raise model.DoesNotExist(f"no {model.__name__} {parent_id}")
+        raise NotFound(_("The folder no longer exists."))
     path, counter = row
     return str(path) + path_segment(counter - 1)
+
+
+def mark_subtree_deleted(model: type[AccessControlled], path: str, when: Any) -> None:
+    """Mark the live nodes under ``path`` (itself included) deleted at ``when``, again until
+    none is left: a child created concurrently, committed while the first pass waited for its
+    parent's row, is not in that pass's snapshot but is in the next one's."""
+    live: dict[str, Any] = {"path__startswith": path, "ancestors_deleted_at__isnull": True}  # trees declare it
+    marked: dict[str, Any] = {"ancestors_deleted_at": when}
+    while model._default_manager.filter(**live).update(**marked):
+        pass
 
 
 def rewrite_subtree(model: type[AccessControlled], old_prefix: str, new_prefix: str) -> int:

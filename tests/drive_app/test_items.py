@@ -4,6 +4,7 @@ copy, trash, restore, destroy, favorites, search, usage; on real S3 and PostgreS
 from __future__ import annotations
 
 import io
+import random
 
 import pytest
 import requests
@@ -379,3 +380,20 @@ def test_objects_s3_refused_to_delete_are_deleted_later(api, monkeypatch):
     other = upload_file(api, alice, "b.txt", b"bye").json()
     assert api(alice).delete(f"{API}/items/{other['id']}/?hard=true").status_code == 204
     assert not ObjectDeletion.objects.exists()
+
+
+def test_a_guess_of_libmagic_is_not_an_executable(api):
+    """libmagic takes about 1 % of random binary data for a DOS COM program (no signature,
+    a plausible first instruction): such files are accepted as binary data; a program with
+    an executable header is still refused."""
+    from drive_app import filetypes
+
+    alice = UserFactory()
+    guessed = random.Random(198).randbytes(4096)  # noqa: S311 -- fixed data: starts "jmp short", a COM guess
+    assert filetypes.magic.from_buffer(guessed, mime=True) == "application/x-dosexec"
+    assert filetypes.check("données.dat", guessed).allowed
+    stored = upload_file(api, alice, "données.dat", guessed)
+    assert stored.status_code == 200 and stored.json()["mimetype"] == "application/octet-stream"
+    header = bytearray(512)
+    header[0:2], header[0x3C:0x40], header[0x80:0x86] = b"MZ", (0x80).to_bytes(4, "little"), b"PE\0\0\x4c\x01"
+    assert_error(upload_file(api, alice, "outil.dat", bytes(header)), 422, "type_denied")

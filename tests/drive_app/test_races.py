@@ -109,3 +109,52 @@ def test_a_refusal_releases_the_charge_once_and_from_the_drive_that_holds_it(api
     # An overlapping run finds it settled and releases nothing more.
     assert analyze(stale.pk) == "rejected"
     assert (DriveUsage.objects.get(user=alice).used_bytes, DriveUsage.objects.get(user=bob).used_bytes) == (0, 0)
+
+
+def test_a_folder_trashed_while_something_is_created_in_it_takes_it_along(api):
+    """A create that holds the folder's row when the trash comes: the trash waits, then marks
+    the new child too. A create that comes after the trash took the folder: 404."""
+    from drive_app.services.items import item_trash
+    from suite.access import tree
+    from suite.errors import NotFound
+
+    alice = UserFactory()
+    folder = api(alice).post(f"{API}/items/", json={"type": "folder", "title": "Dossier"}).json()
+    sub = api(alice).post(f"{API}/items/", json={"type": "folder", "title": "Sous", "parent": folder["id"]}).json()
+    created, release = threading.Event(), threading.Event()
+    child: dict[str, object] = {}
+
+    def create_in_sub() -> None:
+        try:
+            with transaction.atomic():
+                parent = Item.objects.get(pk=sub["id"])
+                path = tree.new_child_path(Item, parent.pk)  # holds the row of "Sous" from here
+                child["id"] = Item.objects.create(
+                    path=path, depth=parent.depth + 1, parent=parent, quota_owner_id=parent.quota_owner_id,
+                    type="folder", title="Nouveau").pk
+                created.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def trash_folder() -> None:
+        try:
+            item_trash(actor=alice, item_id=folder["id"])
+        finally:
+            connection.close()
+
+    creating = threading.Thread(target=create_in_sub)
+    creating.start()
+    assert created.wait(10)
+    trashing = threading.Thread(target=trash_folder)
+    trashing.start()
+    trashing.join(0.5)
+    assert trashing.is_alive()  # waiting for the row of "Sous"
+    release.set()
+    creating.join(10)
+    trashing.join(10)
+    assert Item.objects.get(pk=child["id"]).ancestors_deleted_at is not None  # in the trash with its folder
+    assert_error(api(alice).get(f"{API}/items/{child['id']}/"), 404, "not_found")
+
+    with pytest.raises(NotFound), transaction.atomic():
+        tree.new_child_path(Item, sub["id"])
