@@ -33,11 +33,11 @@ PROJECT_PACKAGES = ("suite", "drive_app", "bench")
 # fmt: off
 PROFILED_FUNCTIONS = [
     ("create", "`file_create` (service, whole)", "uploads/start.py", "file_create"),
-    ("create", "`parent_for` (access check of the parent)", "services/items.py", "parent_for"),
-    ("create", "`workspace_for`", "services/items.py", "workspace_for"),
-    ("create", "title conflict check (`_sibling_with_title`, `resolve_title`)", "services/items.py", "resolve_title"),
+    ("create", "`parent_for` (access check of the parent)", "services/items/folders.py", "parent_for"),
+    ("create", "`workspace_for`", "services/items/folders.py", "workspace_for"),
+    ("create", "title conflict check (`_sibling_with_title`, `resolve_title`)", "services/items/titles.py", "resolve_title"),
     ("create", "`quota.check_room`", "drive_app/quota.py", "check_room"),
-    ("create", "`new_child` (insert)", "services/items.py", "new_child"),
+    ("create", "`new_child` (insert)", "services/items/folders.py", "new_child"),
     ("create", "presigned PUT signing", "s3/store.py", "presigned_put"),
     ("create", "`item_out` (serialization, abilities)", "schemas/items.py", "item_out"),
     ("create", "token authentication", "identity/auth.py", "authenticate"),
@@ -53,7 +53,7 @@ PROFILED_FUNCTIONS = [
     ("ended", "`item_out`", "schemas/items.py", "item_out"),
     ("download", "`download_url` (service, whole)", "uploads/versions.py", "download_url"),
     ("download", "`access_item`", "drive_app/permissions.py", "access_item"),
-    ("download", "`item_visit` (recent list: upsert of a visit row)", "services/items.py", "item_visit"),
+    ("download", "`item_visit` (recent list: upsert of a visit row)", "services/items/folders.py", "item_visit"),
     ("download", "presigned GET signing", "s3/store.py", "presigned_get"),
     ("download", "token authentication", "identity/auth.py", "authenticate"),
 ]

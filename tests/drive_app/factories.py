@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drive_app.models import Item, ItemAccess, ItemType
+from drive_app.services.items import ROOT_SEQUENCE
 from suite.access import tree
 from suite.access.roles import Role
 from tests.factories import UserFactory
-
-ROOT_SEQUENCE = "drive_item_root_seq"
 
 _titles = itertools.count(1)
 

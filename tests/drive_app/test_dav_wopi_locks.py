@@ -263,29 +263,22 @@ def test_an_office_lock_waits_for_a_desktop_lock_being_taken_at_the_same_moment(
     """Each kind of lock checks the other before it is taken: without one serialization for
     both, a DAV LOCK and a WOPI Lock arriving together could both succeed on one file."""
     import datetime as dt
-    import threading
 
-    from django.db import connection, transaction
     from django.utils import timezone
 
     from drive_app.dav.locks import normalize_lock_root, serialize_lock_taking
     from drive_app.dav.namespace import ref_of
     from drive_app.wopi import locks as wopi_locks
+    from tests.concurrency import waits_for
 
-    taking, release, outcome = threading.Event(), threading.Event(), {}
+    outcome = {}
 
-    def desktop_client_locking() -> None:
-        try:
-            with transaction.atomic():
-                serialize_lock_taking()
-                taking.set()
-                release.wait(10)
-                DavLock.objects.create(
-                    token="opaquelocktoken:race", root=normalize_lock_root(ref_of(team.doc)),
-                    data={"type": "write", "scope": "exclusive", "depth": "0", "principal": team.owner.email},
-                    expires_at=timezone.now() + dt.timedelta(minutes=10))
-        finally:
-            connection.close()
+    def desktop_client_locking() -> None:  # its lock is committed only once the office waits
+        serialize_lock_taking()
+        DavLock.objects.create(
+            token="opaquelocktoken:race", root=normalize_lock_root(ref_of(team.doc)),
+            data={"type": "write", "scope": "exclusive", "depth": "0", "principal": team.owner.email},
+            expires_at=timezone.now() + dt.timedelta(minutes=10))
 
     def office_editor_locking() -> None:
         try:
@@ -293,18 +286,7 @@ def test_an_office_lock_waits_for_a_desktop_lock_being_taken_at_the_same_moment(
             outcome["office"] = "locked"
         except wopi_locks.LockMismatch as refused:
             outcome["office"] = refused.headers["X-WOPI-LockFailureReason"]
-        finally:
-            connection.close()
 
-    desktop = threading.Thread(target=desktop_client_locking)
-    desktop.start()
-    assert taking.wait(10)
-    editing = threading.Thread(target=office_editor_locking)
-    editing.start()
-    editing.join(0.5)
-    assert editing.is_alive()  # waiting for the desktop client's lock to be taken or not
-    release.set()
-    desktop.join(10)
-    editing.join(10)
+    waits_for(desktop_client_locking, office_editor_locking)
     assert outcome["office"] == "Locked by a WebDAV client"
     assert wopi_locks.current_lock(team.doc.pk) == ""

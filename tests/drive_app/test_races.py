@@ -16,6 +16,7 @@ from drive_app.services.uploads.analysis import Refusal, reject
 from drive_app.services.uploads.pending import forget_pending
 from suite.access.roles import Role
 from suite.errors import Conflict
+from tests.concurrency import waits_for
 from tests.conftest import assert_error
 from tests.drive_app.conftest import API, put_bytes, upload_file
 from tests.factories import UserFactory
@@ -121,38 +122,16 @@ def test_a_folder_trashed_while_something_is_created_in_it_takes_it_along(api):
     alice = UserFactory()
     folder = api(alice).post(f"{API}/items/", json={"type": "folder", "title": "Dossier"}).json()
     sub = api(alice).post(f"{API}/items/", json={"type": "folder", "title": "Sous", "parent": folder["id"]}).json()
-    created, release = threading.Event(), threading.Event()
     child: dict[str, object] = {}
 
     def create_in_sub() -> None:
-        try:
-            with transaction.atomic():
-                parent = Item.objects.get(pk=sub["id"])
-                path = tree.new_child_path(Item, parent.pk)  # holds the row of "Sous" from here
-                child["id"] = Item.objects.create(
-                    path=path, depth=parent.depth + 1, parent=parent, quota_owner_id=parent.quota_owner_id,
-                    type="folder", title="Nouveau").pk
-                created.set()
-                release.wait(10)
-        finally:
-            connection.close()
+        parent = Item.objects.get(pk=sub["id"])
+        path = tree.new_child_path(Item, parent.pk)  # holds the row of "Sous" from here
+        child["id"] = Item.objects.create(
+            path=path, depth=parent.depth + 1, parent=parent, quota_owner_id=parent.quota_owner_id,
+            type="folder", title="Nouveau").pk
 
-    def trash_folder() -> None:
-        try:
-            item_trash(actor=alice, item_id=folder["id"])
-        finally:
-            connection.close()
-
-    creating = threading.Thread(target=create_in_sub)
-    creating.start()
-    assert created.wait(10)
-    trashing = threading.Thread(target=trash_folder)
-    trashing.start()
-    trashing.join(0.5)
-    assert trashing.is_alive()  # waiting for the row of "Sous"
-    release.set()
-    creating.join(10)
-    trashing.join(10)
+    waits_for(create_in_sub, lambda: item_trash(actor=alice, item_id=folder["id"]))  # the trash waits for the row
     assert Item.objects.get(pk=child["id"]).ancestors_deleted_at is not None  # in the trash with its folder
     assert_error(api(alice).get(f"{API}/items/{child['id']}/"), 404, "not_found")
 
