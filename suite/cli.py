@@ -37,6 +37,12 @@ def _setup(*, need_s3: bool = False, quiet: bool = True) -> Any:
 def _migrate(verbosity: int = 0) -> None:
     from django.core.management import call_command
 
+    from suite.database_probe import DatabaseUnreachable, probe_database
+
+    try:
+        probe_database()
+    except DatabaseUnreachable as exc:
+        _fail(str(exc))
     call_command("migrate", interactive=False, verbosity=verbosity)
 
 

@@ -125,9 +125,17 @@ DATABASES = {
         conn_max_age=0 if DATABASE_POOL else env.int("DATABASE_CONN_MAX_AGE", 0, minimum=0),
     )
 }
-DATABASES["default"]["OPTIONS"] = {"application_name": "communs"}
+# The URL's query parameters (sslmode, sslrootcert, sslcert, connect_timeout, options, ...)
+# arrive in OPTIONS and go to libpq as they are: add to them, never replace them, or a
+# `?sslmode=verify-full` would silently connect without TLS. As libpq does, a `host`/`port`
+# given in the query wins over the URL's authority (`postgresql://u@/db?host=/run/postgresql`).
+database_options = DATABASES["default"].setdefault("OPTIONS", {})
+for _name in ("host", "port"):
+    if database_options.get(_name):
+        DATABASES["default"][_name.upper()] = str(database_options.pop(_name))
+database_options.setdefault("application_name", "communs")
 if DATABASE_POOL:
-    DATABASES["default"]["OPTIONS"]["pool"] = {
+    database_options["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", 1, minimum=0),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", 20, minimum=1),
         "timeout": env.int("DATABASE_POOL_TIMEOUT", 10, minimum=1),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from urllib.parse import quote
 
 import pytest
@@ -107,3 +109,33 @@ def test_check_ok_in_development(test_database_env):
     result = suite("check", env=test_database_env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "configuration OK (SUITE_MODE=development)" in result.stdout
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_migrate_names_why_it_cannot_connect(test_database_env):
+    url = test_database_env["DATABASE_URL"]
+    closed = url.replace(url.split("@", 1)[1].split("/", 1)[0], f"127.0.0.1:{closed_port()}")
+    started = time.monotonic()
+    refused = suite("migrate", env={"DATABASE_URL": closed})
+    assert refused.returncode == 1
+    assert "cannot connect to the database" in refused.stderr and "connection refused" in refused.stderr
+    assert "Traceback" not in refused.stderr and "couldn't get a connection" not in refused.stderr
+    assert time.monotonic() - started < 9  # said at once, not after the pool's 10 s timeout
+
+    missing = suite("migrate", env={"DATABASE_URL": url.rsplit("/", 1)[0] + "/communs_no_such_db"})
+    assert missing.returncode == 1
+    assert "the database does not exist" in missing.stderr and "communs_no_such_db" in missing.stderr
+
+
+def test_migrate_honours_tls_required_by_the_url(test_database_env):
+    """``sslmode=verify-full`` with a CA file that does not exist can never connect: if it did,
+    the URL's TLS options were dropped on the way to psycopg."""
+    url = test_database_env["DATABASE_URL"] + "?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"
+    result = suite("migrate", env={"DATABASE_URL": url})
+    assert result.returncode == 1, result.stdout
+    assert "TLS failed" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -135,3 +136,42 @@ def test_enabled_products_default_is_all():
 
 def test_production_secure_config_has_no_problems():
     assert production_problems(Env(SECURE_PRODUCTION)) == []
+
+
+def connection_params(database_url: str, **extra: str) -> dict:
+    """What Django hands to psycopg for ``database_url``, read in a fresh interpreter."""
+    code = (
+        "import json, os, django; os.environ['DJANGO_SETTINGS_MODULE']='suite.settings'; django.setup();"
+        "from django.db import connection; params = connection.get_connection_params();"
+        "print(json.dumps({k: v for k, v in params.items() if isinstance(v, (str, int))}))"
+    )
+    env = {"PATH": os.environ["PATH"], "SUITE_DATA_DIR": os.environ.get("SUITE_DATA_DIR", "/tmp"),
+           "DATABASE_URL": database_url, **extra}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("pool", ["true", "false"])
+def test_database_url_tls_options_reach_psycopg(pool):
+    params = connection_params(
+        "postgresql://communs:pw@db.internal:5432/communs?sslmode=verify-full"
+        "&sslrootcert=/etc/communs/ca.pem&sslcert=/etc/communs/client.pem&connect_timeout=5",
+        DATABASE_POOL=pool,
+    )
+    assert params["sslmode"] == "verify-full"
+    assert params["sslrootcert"] == "/etc/communs/ca.pem"
+    assert params["sslcert"] == "/etc/communs/client.pem"
+    assert params["connect_timeout"] == 5
+    assert params["host"] == "db.internal" and params["port"] == 5432 and params["dbname"] == "communs"
+    assert params["application_name"] == "communs"  # ours, added to the URL's options
+
+
+def test_database_url_host_parameter_wins_as_in_libpq():
+    assert connection_params("postgresql://communs@/communs?host=/run/postgresql")["host"] == "/run/postgresql"
+    params = connection_params("postgresql://communs@db.internal:5432/communs?host=/run/postgresql&port=6432")
+    assert (params["host"], str(params["port"])) == ("/run/postgresql", "6432")
+
+
+def test_database_url_application_name_is_kept():
+    assert connection_params("postgresql://communs@db/communs?application_name=web-1")["application_name"] == "web-1"
