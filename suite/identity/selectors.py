@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from suite.identity.models import ApiToken, Team, TeamMembership, User
 
@@ -37,9 +37,15 @@ def user_search(actor: User, query: str) -> QuerySet[User]:
 
 
 def teams_of(actor: Any) -> QuerySet[Team]:
+    """The actor's teams, each with its number of members.
+
+    Membership of the actor is an ``EXISTS``, not a join: counting over the join that
+    filters on the actor's membership would count that one row (every team had 1 member).
+    """
+    mine = TeamMembership.objects.filter(team_id=OuterRef("pk"), user_id=actor.pk)
     return (
-        Team.objects.filter(memberships__user_id=actor.pk)
-        .annotate(member_count=Count("memberships", distinct=True))
+        Team.objects.filter(Exists(mine))
+        .annotate(member_count=Count("memberships"))
         .order_by("name", "id")
     )
 

@@ -117,3 +117,24 @@ def test_last_administrator_cannot_leave_or_be_demoted(api, user, team):
     other = UserFactory()
     client.post(f"/api/v1/teams/{team['id']}/members/", json={"user": str(other.pk), "role": "administrator"})
     assert client.patch(f"/api/v1/teams/{team['id']}/members/{user.pk}", json={"role": "member"}).json()["role"] == "member"
+
+
+def test_member_count_counts_every_member_in_constant_queries(api, user, team):
+    client = api(user)
+    other = client.post("/api/v1/teams/", json={"name": "Autre bureau"}).json()
+    with CaptureQueriesContext(connection) as few:
+        client.get("/api/v1/teams/")
+    for _ in range(3):
+        client.post(f"/api/v1/teams/{team['id']}/members/", json={"user": str(UserFactory().pk)})
+    client.post(f"/api/v1/teams/{other['id']}/members/", json={"user": str(UserFactory().pk)})
+    extra = client.post("/api/v1/teams/", json={"name": "Troisième"}).json()
+    with CaptureQueriesContext(connection) as many:
+        listed = client.get("/api/v1/teams/").json()
+    assert len(many) == len(few)
+    counts = {item["id"]: item["member_count"] for item in listed["items"]}
+    assert counts == {team["id"]: 4, other["id"]: 2, extra["id"]: 1}
+    assert client.get(f"/api/v1/teams/{team['id']}").json()["member_count"] == 4
+    member = UserFactory()
+    client.post(f"/api/v1/teams/{other['id']}/members/", json={"user": str(member.pk)})
+    seen_by_member = api(member).get("/api/v1/teams/").json()["items"]
+    assert [(item["id"], item["member_count"], item["role"]) for item in seen_by_member] == [(other["id"], 3, "member")]
