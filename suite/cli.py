@@ -249,15 +249,17 @@ def cmd_token_list(args: argparse.Namespace) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> None:
-    from suite.conf import ConfigError, Env, enabled_products, production_problems
+    from suite.conf import ConfigError, Env, enabled_products, production_notes, production_problems
 
     env = Env()
     problems: list[str] = []
+    notes: list[str] = []
     try:
         mode = env.choice("SUITE_MODE", ("development", "production"), "development")
         enabled_products(env)
         if mode == "production":
             problems.extend(production_problems(env))
+            notes.extend(production_notes(env))
     except ConfigError as exc:
         problems.append(str(exc))
         mode = "?"
@@ -275,6 +277,8 @@ def cmd_check(args: argparse.Namespace) -> None:
             problems.append(str(exc))
         except Exception as exc:  # noqa: BLE001 -- Django's SystemCheckError and friends
             problems.append(str(exc))
+    for note in notes:
+        print(f"note: {note}")
     if problems:
         print(f"{len(problems)} configuration problem(s) (SUITE_MODE={mode}):")
         for problem in problems:

@@ -151,3 +151,15 @@ def production_problems(env: Env) -> list[str]:
     }:
         problems.append("S3_SECRET_ACCESS_KEY: a well-known default value")
     return problems
+
+
+def production_notes(env: Env) -> list[str]:
+    """What production mode turns off for lack of a setting: not problems (the server runs),
+    but ``suite check`` says them so that nobody wonders where a feature went."""
+    notes: list[str] = []
+    if not env.is_set("METRICS_TOKEN"):
+        notes.append(
+            "METRICS_TOKEN: unset, so /metrics answers 404 in production; set it and give it "
+            "to Prometheus as a bearer token (authorization.credentials_file) to scrape metrics"
+        )
+    return notes

@@ -73,7 +73,13 @@ def readyz(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    if settings.METRICS_TOKEN:
+    """Prometheus metrics: with ``METRICS_TOKEN``, for its bearer only; without one, open in
+    development and off in production (routes, volumes and error rates are the operator's
+    business: like Gitea's metrics, off until a token is configured, never public)."""
+    if not settings.METRICS_TOKEN:
+        if settings.PRODUCTION:
+            return error_response(404, ErrorCode.NOT_FOUND)
+    else:
         supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(supplied.encode(), settings.METRICS_TOKEN.encode()):
             return error_response(401, ErrorCode.NOT_AUTHENTICATED)

@@ -139,3 +139,14 @@ def test_migrate_honours_tls_required_by_the_url(test_database_env):
     result = suite("migrate", env={"DATABASE_URL": url})
     assert result.returncode == 1, result.stdout
     assert "TLS failed" in result.stderr
+
+
+def test_check_says_metrics_are_off_in_production_without_a_token():
+    from tests.suite.test_settings import SECURE_PRODUCTION
+
+    result = suite("check", env=SECURE_PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "note: METRICS_TOKEN: unset, so /metrics answers 404 in production" in result.stdout
+    assert "configuration OK (SUITE_MODE=production)" in result.stdout
+    with_token = suite("check", env={**SECURE_PRODUCTION, "METRICS_TOKEN": "a-long-random-metrics-token"})
+    assert with_token.returncode == 0 and "METRICS_TOKEN" not in with_token.stdout

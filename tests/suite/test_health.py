@@ -51,6 +51,17 @@ def test_metrics_token_when_configured(client, settings):
     assert client.get("/metrics", headers={"Authorization": "Bearer metrics-secret"}).status_code == 200
 
 
+def test_metrics_off_in_production_without_a_token(client, settings):
+    settings.PRODUCTION = True
+    settings.METRICS_TOKEN = ""
+    assert_error(client.get("/metrics"), 404, "not_found")
+    assert_error(client.get("/metrics", headers={"Authorization": "Bearer "}), 404, "not_found")
+    settings.METRICS_TOKEN = "metrics-secret"
+    assert_error(client.get("/metrics", headers={"Authorization": "Bearer wrong"}), 401, "not_authenticated")
+    response = client.get("/metrics", headers={"Authorization": "Bearer metrics-secret"})
+    assert response.status_code == 200 and b"communs_http_requests_total" in response.content
+
+
 def test_request_id_is_returned_and_kept_when_sane(client):
     assert len(client.get("/healthz")["X-Request-ID"]) == 32
     assert client.get("/healthz", headers={"X-Request-ID": "abc-123"})["X-Request-ID"] == "abc-123"
