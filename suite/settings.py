@@ -77,6 +77,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "suite.observability.RequestIdMiddleware",
+    # Outside the error middleware, so that error responses are not stored either.
+    "suite.cache_headers.NoStoreByDefaultMiddleware",
     "suite.errors.JsonErrorMiddleware",
     "suite.errors.InputGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
