@@ -7,6 +7,8 @@ included, until purged). Released: when a version is deleted, rejected, or its f
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +24,18 @@ from suite.errors import SuiteError
 class QuotaExceeded(SuiteError):
     code = "quota_exceeded"
     status = 507  # Insufficient Storage, as WebDAV clients expect too
+
+
+@contextmanager
+def figures_hidden() -> Iterator[None]:
+    """Around work done for someone with no access of their own to the quota owner's drive
+    (a share-link visitor): a :class:`QuotaExceeded` says that there is no room, with its
+    code and message only. The figures (used, total, free bytes) describe the owner's drive
+    and stay for the owner and the people with their own access."""
+    try:
+        yield
+    except QuotaExceeded:
+        raise QuotaExceeded(_("There is not enough space left here for this file.")) from None
 
 
 def limit_of(usage: DriveUsage) -> int:

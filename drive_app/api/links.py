@@ -12,7 +12,7 @@ token as ``X-Link-Access`` and stays inside the link's subtree.
 
 # No ``from __future__ import annotations``: ninja resolves the handlers' annotations.
 
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest
 from ninja import Header, Query, Router, Schema
 from ninja.pagination import paginate
 from ninja.responses import Status
@@ -36,6 +36,7 @@ from suite.identity.audit import client_ip
 from suite.identity.auth import OptionalAuth, actor
 from suite.pagination import Serialized
 from suite.storage import UploadedPart
+from suite.storage.responses import blob_response
 
 router = Router()
 public_router = Router(auth=OptionalAuth(), tags=["drive links"])
@@ -104,12 +105,17 @@ def link_children(request: HttpRequest, token: str, item_id: str, filters: Query
     return Serialized(services.link_children(folder, filters.ordering), lambda item: link_item_out(item, link))
 
 
-@public_router.get("/{token}/items/{item_id}/download/", response={302: None},
-                   summary="Download a file of a share link (redirect to a presigned URL; counted)")
+@public_router.get("/{token}/items/{item_id}/download/", response={200: None, 206: None},
+                   summary="Download a file of a share link (streamed; counted against its limit)")
 def link_download(request: HttpRequest, token: str, item_id: str, inline: bool = False,
                   access: str | None = Header(None, alias=ACCESS_HEADER)):
     link = services.link_in_use(token=token, access=access)
-    return HttpResponseRedirect(services.link_download(link=link, item_id=item_id, inline=inline).url)
+    download = services.link_download(link=link, item_id=item_id, inline=inline,
+                                      range_header=request.headers.get("Range"),
+                                      if_range=request.headers.get("If-Range"))
+    return blob_response(request, download.reader, filename=download.filename,
+                         content_type=download.content_type, inline=download.inline, etag=download.etag,
+                         accept_ranges=download.ranges_allowed)
 
 
 @public_router.post("/{token}/items/", response={201: LinkItemOut},

@@ -1,6 +1,7 @@
 """Share links of drive items: managed by administrators and owners, used without an account
 (the Django test client with no Authorization header), on real S3 and PostgreSQL; presigned
-URLs are used with ``requests`` as a browser would."""
+URLs (uploads, the owner's downloads) are used with ``requests`` as a browser would. More on
+downloads through links in ``test_link_downloads.py``."""
 
 from __future__ import annotations
 
@@ -62,6 +63,15 @@ def access_of(client, token, password=None):
     response = open_link(client, token, password)
     assert response.status_code == 200, response.content
     return response.json()["access"]
+
+
+def streamed(response) -> bytes:
+    """The body of a download: streamed through the server (never a redirect to S3)."""
+    assert response.status_code in (200, 206) and response.streaming, response.status_code
+    try:
+        return b"".join(response.streaming_content)
+    finally:
+        response.close()
 
 
 def visit(client, token, access, path, method="get", json=None):
@@ -180,10 +190,8 @@ def test_file_link_opens_and_downloads_without_an_account(api, client):
     }
     assert set(body) == {"item", "access", "access_expires_at"}
     download = visit(client, token, body["access"], f"/items/{item['id']}/download/")
-    assert download.status_code == 302, download.content
-    fetched = requests.get(download["Location"], timeout=10)
-    assert fetched.status_code == 200 and fetched.content == TEXT
-    assert "cr.txt" in fetched.headers["Content-Disposition"]
+    assert download.status_code == 200 and streamed(download) == TEXT
+    assert download["Content-Disposition"] == 'attachment; filename="cr.txt"'
     assert ShareLink.objects.get(token_hash=hash_token(token)).download_count == 1
     # Someone with an account uses the link the same way.
     bob = UserFactory()
@@ -270,8 +278,7 @@ def test_download_limit(api, client):
     access = access_of(client, token)
     for _download in range(2):
         response = visit(client, token, access, f"/items/{item['id']}/download/")
-        assert response.status_code == 302, response.content
-        assert requests.get(response["Location"], timeout=10).content == TEXT
+        assert response.status_code == 200 and streamed(response) == TEXT
     assert_error(visit(client, token, access, f"/items/{item['id']}/download/"), 410, "link_download_limit")
     assert_error(open_link(client, token), 410, "link_download_limit")
     link = ShareLink.objects.get(pk=created["id"])
@@ -280,7 +287,7 @@ def test_download_limit(api, client):
     assert row["download_count"] == 2 and row["downloads_exhausted"] is True
     # Raising the limit gives one more download.
     api(alice).patch(f"{API}/items/{item['id']}/links/{created['id']}/", json={"max_downloads": 3})
-    assert visit(client, token, access, f"/items/{item['id']}/download/").status_code == 302
+    assert streamed(visit(client, token, access, f"/items/{item['id']}/download/")) == TEXT
     assert_error(visit(client, token, access, f"/items/{item['id']}/download/"), 410, "link_download_limit")
 
 
@@ -291,8 +298,9 @@ def test_download_limit_holds_for_requests_that_checked_the_link_before(api):
     item = ready_file(api, alice, "cr.txt")
     created = create_link(api, alice, item["id"], max_downloads=2)
     stale = ShareLink.objects.select_related("item").get(pk=created["id"])
-    assert link_download(link=stale, item_id=item["id"]).url
-    assert link_download(link=stale, item_id=item["id"]).url
+    for _download in range(2):
+        with link_download(link=stale, item_id=item["id"]).reader as reader:
+            assert reader.read() == TEXT
     with pytest.raises(SuiteError) as refused:
         link_download(link=stale, item_id=item["id"])
     assert (refused.value.status, refused.value.code) == (410, "link_download_limit")
@@ -332,7 +340,7 @@ def test_folder_link_browses_its_subtree_only(api, client):
     assert [c["id"] for c in visit(client, token, access, f"/items/{inner['id']}/children/").json()["items"]] == [
         inside["id"]]
     assert visit(client, token, access, f"/items/{inside['id']}/").json()["title"] == "dedans.txt"
-    assert visit(client, token, access, f"/items/{inside['id']}/download/").status_code == 302
+    assert streamed(visit(client, token, access, f"/items/{inside['id']}/download/")) == TEXT
     # Anything outside the subtree is simply not found, the workspace and the link's parent too.
     workspace = Item.objects.get(workspace_owner=alice)
     for item_id in (outside["id"], private["id"], str(workspace.pk), "not-a-uuid"):
@@ -437,6 +445,31 @@ def test_editor_link_refuses_what_the_checks_refuse(api, client, settings):
                  "type_mismatch")
     assert Item.objects.get(pk=item["id"]).upload_state == "rejected"
     assert_error(visit(client, token, access, f"/items/{item['id']}/download/"), 409, "file_not_ready")
+
+
+def test_editor_link_visitor_is_not_told_the_owners_usage(api, client, settings):
+    """Past the quota a visitor learns that there is no room, not how full the owner's drive
+    is (used, total or free bytes); the owner, uploading herself, still gets the figures."""
+    settings.DRIVE_DEFAULT_QUOTA_BYTES = 100
+    alice = UserFactory()
+    drop = folder(api, alice, "Dépôt")
+    token = create_link(api, alice, drop["id"], role="editor")["token"]
+    access = access_of(client, token)
+    at_start = assert_error(visit(client, token, access, "/items/", method="post",
+                                  json={"title": "big.txt", "size": 101}), 507, "quota_exceeded")
+    # It fitted when the upload started; the owner filled her drive before it ended.
+    data = b"Candidature\n" * 5
+    started = visit(client, token, access, "/items/", method="post", json={"title": "cv.txt", "size": len(data)})
+    assert put_bytes(started.json()["upload"], data).status_code == 200
+    ready_file(api, alice, "mine.txt", data=b"x" * 50)
+    at_end = assert_error(visit(client, token, access, f"/items/{started.json()['id']}/upload-ended/",
+                                method="post"), 507, "quota_exceeded")
+    for refusal in (at_start, at_end):
+        assert refusal["details"] == {}, refusal
+        assert not any(char.isdigit() for char in refusal["message"]), refusal["message"]
+    own = api(alice).post(f"{API}/items/", json={"type": "file", "title": "o.txt", "size": 51, "parent": drop["id"]})
+    details = assert_error(own, 507, "quota_exceeded")["details"]
+    assert details == {"needed_bytes": 51, "used_bytes": 50, "quota_bytes": 100}
 
 
 def test_editor_link_uploads_a_large_file_in_parts(api, client, settings):

@@ -8,7 +8,8 @@ expiry and download limit. The token is shown once, at creation: only its SHA-25
 (``token_hash``, looked up through its unique index) with a short prefix for display.
 
 Modules: ``tokens`` (tokens, errors, the visitor's access token), ``manage`` (SHARE on the
-item: create, list, update, revoke), ``use`` (open, browse, download, upload; no account).
+item: create, list, update, revoke), ``use`` (open, browse, upload; no account),
+``downloads`` (the only way a visitor gets bytes: streamed, counted, never a presigned URL).
 
 Using a link is two steps, so the password is typed once:
 
@@ -28,7 +29,8 @@ authenticated would borrow a real user's rights everywhere, an anonymous one get
 reach). Instead every call here first resolves the link and checks that the item is inside
 the link's subtree (materialized path prefix) and not in the trash (:func:`link_item`), then:
 
-- reads and downloads use the rows directly (``servable`` decides, fail closed);
+- reads and downloads use the rows directly (``servable`` decides, fail closed); downloads
+  are streamed through the server so that the download limit and a revocation hold;
 - starting an upload uses the helper ``file_create`` is made of (title rules and conflict
   policy, then ``new_file``: quota room, the item, its pending version) with no user
   attached: creator and uploader stay empty, since nobody with an account did it;
@@ -37,6 +39,7 @@ the link's subtree (materialized path prefix) and not in the trash (:func:`link_
   check: the checks themselves (size, quota under lock, type, scan) are never copied.
 """
 
+from drive_app.services.links.downloads import LinkDownload, link_download
 from drive_app.services.links.manage import link_create, link_revoke, link_update, links_of
 from drive_app.services.links.tokens import (
     ACCESS_SALT,
@@ -56,7 +59,6 @@ from drive_app.services.links.tokens import (
 )
 from drive_app.services.links.use import (
     link_children,
-    link_download,
     link_file_create,
     link_in_use,
     link_item,
@@ -74,6 +76,7 @@ __all__ = [
     "TOKEN_MAX_LENGTH",
     "CreatedLink",
     "LinkAccess",
+    "LinkDownload",
     "LinkErrorCode",
     "downloads_exhausted",
     "hash_token",

@@ -1,5 +1,5 @@
-"""Using a share link, with no account: open it (password), browse and download its
-subtree, and upload into a folder through an editor link."""
+"""Using a share link, with no account: open it (password), browse its subtree, and upload
+into a folder through an editor link (downloads: :mod:`.downloads`)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import AnonymousUser
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
+from drive_app import quota
 from drive_app.models import FileVersion, Item, ItemType, ShareLink, UploadState
-from drive_app.permissions import not_ready, servable
 from drive_app.selectors.items import ordered
 from drive_app.services import uploads
 from drive_app.services.items import clean_title, resolve_title
@@ -44,7 +44,7 @@ from suite.errors import (
     SuiteError,
     ValidationFailed,
 )
-from suite.storage import PresignedRequest, UploadedPart, get_blob_store
+from suite.storage import PresignedRequest, UploadedPart
 
 # --- using a link (no account needed) ------------------------------------------------------------------
 
@@ -145,39 +145,6 @@ def link_children(folder: Item, ordering: str = "title") -> QuerySet[Item]:
     return ordered(Item.objects.filter(parent=folder, ancestors_deleted_at__isnull=True), ordering)
 
 
-def link_download(*, link: ShareLink, item_id: Any, inline: bool = False) -> PresignedRequest:
-    """A presigned GET of a ready file of the link, counted against its download limit.
-
-    The count goes up with one conditional ``UPDATE`` (``download_count < max_downloads``),
-    so parallel downloads can never exceed the limit; nothing is counted for a file that
-    cannot be served."""
-    item = link_item(link, item_id)
-    if item.type != ItemType.FILE:
-        raise ValidationFailed(_("Folders cannot be downloaded through a link."), code="not_a_file")
-    version = (
-        FileVersion.objects.filter(
-            pk=item.current_version_id, item=item, state=UploadState.READY
-        ).first()
-        if servable(item) and item.current_version_id is not None
-        else None
-    )
-    if version is None:  # fail closed: only a version that passed every check is served
-        raise not_ready(item)
-    with transaction.atomic():
-        counted = (
-            ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True)
-            .filter(Q(max_downloads__isnull=True) | Q(download_count__lt=F("max_downloads")))
-            .update(download_count=F("download_count") + 1)
-        )
-        if not counted:
-            raise LinkGone(
-                _("This link has reached its download limit."), code=LinkErrorCode.DOWNLOAD_LIMIT
-            )
-        return get_blob_store().presigned_get(
-            version.key, filename=item.title, content_type=version.mimetype, inline=inline
-        )
-
-
 # --- uploads through an editor link --------------------------------------------------------------------
 
 
@@ -223,7 +190,7 @@ def link_file_create(
     title = clean_title(title)
     size, content_type, sha = uploads.validate_declared(size, content_type, sha256)
     visitor = AnonymousUser()
-    with transaction.atomic():
+    with quota.figures_hidden(), transaction.atomic():
         parent = link.item if parent_id is None else link_item(link, parent_id)
         if parent.type != ItemType.FOLDER:
             raise ValidationFailed(
@@ -251,4 +218,5 @@ def link_upload_ended(
     """The visitor's bytes are in S3: the upload service checks and accepts them (or raises
     why not), exactly as for an account holder."""
     item, version = _upload_target(link, item_id)
-    return uploads.end_upload(item, version, parts=parts)
+    with quota.figures_hidden():  # the owner's usage is not the visitor's business
+        return uploads.end_upload(item, version, parts=parts)
