@@ -205,6 +205,9 @@ USER_SEARCH_RATE = env.str("USER_SEARCH_RATE", "30/m")
 API_TOKEN_DEFAULT_EXPIRY_DAYS = env.int("API_TOKEN_DEFAULT_EXPIRY_DAYS", 90, minimum=1)
 API_TOKEN_MAX_EXPIRY_DAYS = env.int("API_TOKEN_MAX_EXPIRY_DAYS", 366, minimum=1)
 REALTIME_TICKET_TTL = env.int("REALTIME_TICKET_TTL", 60, minimum=5)
+# Every process checks the credentials of all its sockets this often, in case a revocation
+# notice was lost (they are closed within a second of a revocation otherwise).
+REALTIME_CREDENTIAL_RECHECK_SECONDS = env.int("REALTIME_CREDENTIAL_RECHECK_SECONDS", 60, minimum=1)
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user row; anonymous access is link reach.
 GUARDIAN_MONKEY_PATCH_USER = False
 

@@ -23,52 +23,67 @@ from django.db.models import Q
 
 from docs_app.models import Document
 from docs_app.permissions import documents
+from suite.access.epoch import current_epoch
 from suite.access.resolve import annotate_roles
 from suite.access.roles import Perm, role_allows
+from suite.identity.credentials import Ended, ended_credentials
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Access:
-    """A user's current access to a document, for an open session."""
+    """A session's current access to a document: the user's role, and whether the
+    credential the socket was opened with still holds (``ended``: why not), as of access
+    epoch ``epoch`` (``suite.access.epoch``)."""
 
     role: int | None
     in_trash: bool = False
+    ended: Ended | None = None
+    epoch: int = 0
 
     @property
     def can_view(self) -> bool:
-        return not self.in_trash and role_allows(self.role, Perm.VIEW)
+        return self.ended is None and not self.in_trash and role_allows(self.role, Perm.VIEW)
 
     @property
     def can_edit(self) -> bool:
-        return not self.in_trash and role_allows(self.role, Perm.EDIT)
+        return self.ended is None and not self.in_trash and role_allows(self.role, Perm.EDIT)
 
 
-def resolve_access(document_id: Any, users: list[Any]) -> dict[Any, Access]:
-    """The access of each user to the document (one query per user: rooms hold few); a
-    deactivated account has none."""
+def resolve_access(document_id: Any, peers: list[Any], *, epoch: int | None = None) -> dict[Any, Access]:
+    """The access of each session (``peer.user``, ``peer.credential``) to the document: one
+    query per user (rooms hold few) and a few for the credentials. The epoch is read first
+    (or given, by a write that holds it: :func:`suite.access.epoch.session_write_epoch`),
+    so that what is resolved is never older than the epoch it is stamped with."""
     from django.contrib.auth import get_user_model
 
+    if epoch is None:
+        epoch = current_epoch()
+    users = {peer.user.pk: peer.user for peer in peers}
     active = set(
-        get_user_model()
-        .objects.filter(pk__in=[u.pk for u in users], is_active=True)
-        .values_list("pk", flat=True)
+        get_user_model().objects.filter(pk__in=list(users), is_active=True).values_list("pk", flat=True)
     )
-    result: dict[Any, Access] = {}
-    for user in users:
-        if user.pk not in active:
-            result[user.pk] = Access(None)
+    roles: dict[Any, tuple[int | None, bool]] = {}
+    for pk, user in users.items():
+        if pk not in active:
+            roles[pk] = (None, False)
             continue
         row = (
             annotate_roles(documents(include_deleted=True).filter(pk=document_id), user)
             .values_list("effective_role", "ancestors_deleted_at")  # type: ignore[misc]  # annotated
             .first()
         )
-        if row is None:
-            result[user.pk] = Access(None)
+        roles[pk] = (None, False) if row is None else (row[0], row[1] is not None)
+    ended = ended_credentials([peer.credential for peer in peers if peer.credential is not None])
+    result: dict[Any, Access] = {}
+    for peer in peers:
+        role, in_trash = roles[peer.user.pk]
+        if peer.credential is None:  # every authenticated socket has one
+            reason: Ended | None = Ended.CREDENTIAL_EXPIRED
         else:
-            result[user.pk] = Access(row[0], in_trash=row[1] is not None)
+            reason = ended.get(peer.credential)
+        result[peer] = Access(role, in_trash=in_trash, ended=reason, epoch=epoch)
     return result
 
 

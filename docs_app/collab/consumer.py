@@ -34,7 +34,8 @@ from django.conf import settings
 from docs_app.collab import protocol
 from docs_app.collab.acl import Access, resolve_access
 from docs_app.collab.protocol import ProtocolError, SyncType
-from docs_app.collab.rooms import PersistError, Room, registry
+from docs_app.collab.rooms import PersistError, Room, WriteRefused, registry
+from suite.identity.credentials import Ended
 from suite.observability import WEBSOCKET_CONNECTIONS
 from suite.realtime.consumers import AuthenticatedConsumer, CloseCode
 
@@ -54,6 +55,7 @@ class DocumentSyncConsumer(AuthenticatedConsumer):
     channel_layer_alias = None
 
     room: Room | None = None
+    access_epoch = -1
 
     async def authenticated_connect(self, user: Any) -> None:
         self.user = user
@@ -69,24 +71,29 @@ class DocumentSyncConsumer(AuthenticatedConsumer):
         # is refused, the loaded room is released unseen and unloads like an idle one.
         loading = asyncio.ensure_future(registry().room(self.document_id))
         try:
-            resolved = await database_sync_to_async(resolve_access)(self.document_id, [user])
+            resolved = await database_sync_to_async(resolve_access)(self.document_id, [self])
         except BaseException:
             loading.add_done_callback(_release_unused)
             raise
-        access = resolved[user.pk]
+        access = resolved[self]
+        if access.ended is not None:
+            loading.add_done_callback(_release_unused)
+            await self.refuse(CloseCode.NOT_AUTHENTICATED, str(access.ended))
+            return
         if not access.can_view:
             loading.add_done_callback(_release_unused)
             WEBSOCKET_CONNECTIONS.labels(self.endpoint, "not_found").inc()
             await self.refuse(CloseCode.NOT_FOUND, "not_found")
             return
-        self.writable = self._writable(access)
+        self.writable = self.may_write(access)
+        self.access_epoch = access.epoch
         self._outbox: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._writer = asyncio.create_task(self._drain(), name="docs-socket-writer")
         await super().authenticated_connect(user)
         self.room = await loading
         await self.room.join(self)
 
-    def _writable(self, access: Access) -> bool:
+    def may_write(self, access: Access) -> bool:
         return access.can_edit and self.scope_allows(write=True)
 
     # --- outgoing ----------------------------------------------------------------------
@@ -133,6 +140,10 @@ class DocumentSyncConsumer(AuthenticatedConsumer):
             await self._close(CloseCode.MALFORMED, exc.reason)
         except PersistError:
             await self._close(CLOSE_INTERNAL, "not_saved")
+        except WriteRefused:
+            # Rights changed before the update could be stored; recheck() has already
+            # made the session read-only (and said so) or closed it.
+            pass
 
     async def _handle(self, message: protocol.Message) -> None:
         room = self.room
@@ -158,13 +169,21 @@ class DocumentSyncConsumer(AuthenticatedConsumer):
 
     # --- access changes ----------------------------------------------------------------
 
+    async def credential_ended(self, reason: Ended) -> None:
+        await self._close(CloseCode.NOT_AUTHENTICATED, str(reason))
+
     async def recheck(self, access: Access | None) -> None:
+        if access is not None:
+            self.access_epoch = access.epoch
+        if access is not None and access.ended is not None:
+            await self._close(CloseCode.NOT_AUTHENTICATED, str(access.ended))
+            return
         if access is None or not access.can_view:
             reason = "document_deleted" if access is not None and access.in_trash else "access_revoked"
             code = CloseCode.NOT_FOUND if reason == "document_deleted" else CloseCode.FORBIDDEN
             await self._close(code, reason)
             return
-        writable = self._writable(access)
+        writable = self.may_write(access)
         if self.writable and not writable:
             self.send_nowait(protocol.permission_denied(READ_ONLY_REASON))
         self.writable = writable

@@ -48,7 +48,8 @@ def append(document_id: Any, updates: Iterable[bytes]) -> int:
     if not rows:
         return 0
     now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
+    # Within the caller's transaction when there is one (the room's, holding the epoch).
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         # psycopg sends the rows in one pipelined round trip.
         cursor.executemany(
             "INSERT INTO docs_app_documentupdate (document_id, data, created_at) VALUES (%s, %s, %s)",

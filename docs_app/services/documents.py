@@ -32,6 +32,7 @@ from docs_app.permissions import access_document, documents
 from docs_app.selectors.documents import parent_id_of
 from docs_app.tree import MAX_DEPTH, lock_tree, new_child_path, new_root_path, rewrite_subtree
 from suite.access import tree
+from suite.access.epoch import access_changed
 from suite.access.grants import link_update
 from suite.access.models import PATH_STEP
 from suite.access.resolve import parse_pk
@@ -197,6 +198,7 @@ def document_delete(*, actor: Any, document_id: Any) -> None:
         now = timezone.now()
         Document.objects.filter(pk=document.pk).update(deleted_at=now)
         tree.mark_subtree_deleted(Document, document.path, now)
+        access_changed()  # editing sessions of the subtree end
         publish(DocumentDeleted(actor_id=actor.pk, document_id=document.pk))
 
 
@@ -244,6 +246,7 @@ def document_destroy(*, actor: Any, document_id: Any) -> None:
         lock_tree()
         document = access_document(actor, document_id, need=Perm.DESTROY, include_deleted=True)
         _destroy_subtree(document, actor_id=actor.pk)
+        access_changed()
 
 
 def trash_purge(*, now: dt.datetime | None = None, batch: int = 100) -> int:
@@ -334,6 +337,7 @@ def document_move(
             DocumentAccess.objects.update_or_create(
                 resource=document, user=actor, defaults={"role": Role.OWNER}
             )
+        access_changed()  # the subtree inherits other accesses now
         publish(
             DocumentMoved(
                 actor_id=actor.pk,

@@ -19,6 +19,7 @@ from typing import Any, cast
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from suite.access.epoch import access_changed
 from suite.access.events import (
     AccessChanged,
     AccessEvent,
@@ -81,6 +82,7 @@ def _announce(
     **fields: Any,
 ) -> None:
     """Audit an access change and publish its platform event (after commit)."""
+    access_changed()
     record_audit(
         action, actor=actor, target=resource, request=request,
         principal=f"{kind}:{principal_id}", **fields,
@@ -217,6 +219,7 @@ def link_update(
         if not fields:
             return resource
         resource.save(update_fields=fields)
+        access_changed()
         record_audit(
             AuditAction.LINK_CHANGED,
             actor=actor,

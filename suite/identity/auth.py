@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from ninja.security import APIKeyCookie, HttpBearer
 
 from suite.errors import SuiteError
-from suite.identity import oidc
+from suite.identity import credentials, oidc
 from suite.identity import scopes as token_scopes
 from suite.identity.middleware import activate_user_language
 from suite.identity.models import User
@@ -54,10 +54,15 @@ def check_scope(request: HttpRequest, scopes: list[str] | None) -> None:
         )
 
 
-def _login(request: HttpRequest, user: Any, *, token: Any = None, scopes: list[str] | None = None) -> Any:
+def _login(
+    request: HttpRequest, user: Any, *, credential: Any, token: Any = None, scopes: list[str] | None = None
+) -> Any:
     request.user = user
     request.auth_token = token  # type: ignore[attr-defined]
     request.auth_scopes = scopes or None  # type: ignore[attr-defined]
+    # What the request was authenticated with (suite.identity.credentials): a websocket
+    # ticket minted now lives no longer than it.
+    request.auth_credential = credential  # type: ignore[attr-defined]
     activate_user_language(user)
     return user
 
@@ -73,11 +78,15 @@ class BearerAuth(HttpBearer):
             if api_token is None:
                 return None
             check_scope(request, api_token.scopes)
-            return _login(request, api_token.user, token=api_token, scopes=api_token.scopes)
-        user = oidc.authenticate_access_token(token)
-        if user is None:
+            return _login(
+                request, api_token.user, credential=credentials.token_credential(api_token),
+                token=api_token, scopes=api_token.scopes,
+            )
+        found = oidc.authenticate_access_token_claims(token)
+        if found is None:
             return None
-        return _login(request, user)
+        user, claims = found
+        return _login(request, user, credential=credentials.oidc_credential(claims, user))
 
 
 class SessionAuth(APIKeyCookie):
@@ -102,7 +111,9 @@ class SessionAuth(APIKeyCookie):
     def authenticate(self, request: HttpRequest, key: str | None) -> Any:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and user.is_active:
-            return _login(request, user)
+            session_key = request.session.session_key  # type: ignore[attr-defined]
+            credential = credentials.session_credential(session_key, user) if session_key else None
+            return _login(request, user, credential=credential)
         return None
 
 
@@ -124,4 +135,5 @@ class OptionalAuth:
         request.user = AnonymousUser()
         request.auth_token = None  # type: ignore[attr-defined]
         request.auth_scopes = None  # type: ignore[attr-defined]
+        request.auth_credential = None  # type: ignore[attr-defined]
         return True

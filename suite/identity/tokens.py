@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from suite.errors import NotFound, PermissionDenied, ValidationFailed
 from suite.identity import scopes as token_scopes
 from suite.identity.audit import client_ip, record_audit
+from suite.identity.events import credentials_changed
 from suite.identity.models import ApiToken, AuditAction, User
 
 TOKEN_PREFIX = "cmn_"  # noqa: S105 -- a public marker, not a secret
@@ -113,6 +114,7 @@ def token_revoke(*, actor: Any, token_id: Any, request: Any = None) -> ApiToken:
             token.revoked_at = timezone.now()
             token.save(update_fields=["revoked_at"])
             record_audit(AuditAction.TOKEN_REVOKED, actor=actor or token.user, target=token, request=request)
+            credentials_changed([token.user_id], "token_revoked")
     return token
 
 

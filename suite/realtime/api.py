@@ -7,22 +7,19 @@ import datetime as dt
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Field, Router, Schema, Status
-from pydantic import ConfigDict
 
-from suite.errors import ValidationFailed
+from suite.errors import NotAuthenticated, ValidationFailed
+from suite.identity.credentials import credential_of_request
 from suite.realtime.tickets import issue_ticket, normalize_ticket_path
+from suite.schemas import InputSchema
 
 router = Router(tags=["realtime"])
 
 
-class TicketIn(Schema):
+class TicketIn(InputSchema):
     """Optional restrictions of a ticket. No body, or ``{}``, gives a ticket valid on every
-    websocket endpoint for its lifetime."""
-
-    # Unknown fields are refused: a misspelt restriction must not silently give a ticket
-    # wider than the client asked for. (ninja's Schema otherwise reads any object, even a
-    # JSON list, attribute by attribute.)
-    model_config = ConfigDict(extra="forbid")
+    websocket endpoint for its lifetime. Unknown fields are refused (as in every input): a
+    misspelt restriction must not silently give a ticket wider than the client asked for."""
 
     path: str | None = Field(
         None,
@@ -44,7 +41,8 @@ class TicketOut(Schema):
     summary="Get a websocket ticket",
     description="For clients that cannot send the session cookie on a websocket (API "
     "clients, y-websocket providers with `params: {ticket}`). The ticket is reusable until "
-    "it expires and keeps the scopes of the API token used to obtain it.",
+    "it expires and keeps the scopes of the API token used to obtain it; it stops working "
+    "(and the sockets opened with it close) when that token is revoked or that session ends.",
 )
 def ticket_create(request: HttpRequest, payload: TicketIn | None = None):
     path = payload.path if payload is not None else None
@@ -65,7 +63,11 @@ def ticket_create(request: HttpRequest, payload: TicketIn | None = None):
                     ]
                 },
             ) from None
+    credential = credential_of_request(request)
+    if credential is None:  # every authentication of the API names one
+        raise NotAuthenticated()
     ticket, expires_at = issue_ticket(
-        request.user.pk, path=path, scopes=getattr(request, "auth_scopes", None)
+        request.user.pk, credential=credential.ticket_ref(), path=path,
+        scopes=getattr(request, "auth_scopes", None),
     )
     return Status(201, {"ticket": ticket, "expires_at": expires_at})

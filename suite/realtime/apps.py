@@ -10,3 +10,8 @@ class RealtimeConfig(AppConfig):
     name = "suite.realtime"
     label = "realtime"
     verbose_name = "Realtime"
+
+    def ready(self) -> None:
+        from suite.realtime import revocation
+
+        revocation.subscribe()

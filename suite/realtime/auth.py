@@ -10,7 +10,8 @@ Tickets are not ambient credentials, so they need no origin check.
 Whatever the outcome, the inner application gets ``scope["user"]`` (a ``User`` or
 ``AnonymousUser``), ``scope["auth_method"]`` (``"ticket"``, ``"session"`` or ``None``),
 ``scope["auth_scopes"]`` (the token scopes a ticket carries, ``None`` for all of the user's
-rights) and, when a credential was presented but refused, ``scope["auth_error"]``: the reason
+rights), ``scope["credential"]`` (what the socket was authenticated with, see
+:mod:`suite.identity.credentials`; its sockets close when it ends) and, when a credential was presented but refused, ``scope["auth_error"]``: the reason
 :class:`~suite.realtime.consumers.AuthenticatedConsumer` sends in its 4401 close frame.
 """
 
@@ -29,6 +30,8 @@ from django.core.exceptions import ValidationError
 from django.http.request import split_domain_port, validate_host
 from django.utils.http import is_same_domain
 
+from suite.identity import credentials
+from suite.identity.credentials import Credential, Ended
 from suite.realtime.tickets import Ticket, TicketError, read_ticket
 
 logger = logging.getLogger(__name__)
@@ -45,6 +48,14 @@ def _user_by_id(user_id: str) -> Any:
         return User.objects.filter(pk=user_id).first()
     except (ValueError, ValidationError):  # not a valid primary key
         return None
+
+
+@database_sync_to_async
+def _ticket_credential(ref: str, user: Any) -> tuple[Credential | None, Ended | None]:
+    credential = credentials.from_ticket_ref(ref, user)
+    if credential is None:
+        return None, None
+    return credential, credentials.ended_credentials([credential]).get(credential)
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -106,7 +117,7 @@ class TicketOrSessionAuthMiddleware:
         self.session_auth = CookieMiddleware(SessionMiddleware(AuthMiddleware(self._after_session)))
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
-        scope = dict(scope, auth_method=None, auth_scopes=None)
+        scope = dict(scope, auth_method=None, auth_scopes=None, credential=None)
         # Only this middleware says who the client is (AuthMiddleware also expects to set
         # "user" itself).
         scope.pop("auth_error", None)
@@ -129,12 +140,21 @@ class TicketOrSessionAuthMiddleware:
         user = await _user_by_id(result.user_id)
         if user is None:
             scope["auth_error"] = str(TicketError.INVALID)
-        elif not user.is_active:
+            return
+        if not user.is_active:
             scope["auth_error"] = USER_INACTIVE
+            return
+        # The token or session the ticket was minted with must still hold.
+        credential, ended = await _ticket_credential(result.credential, user)
+        if credential is None:
+            scope["auth_error"] = str(TicketError.INVALID)
+        elif ended is not None:
+            scope["auth_error"] = str(ended)
         else:
             scope["user"] = user
             scope["auth_method"] = "ticket"
             scope["auth_scopes"] = result.scopes
+            scope["credential"] = credential
 
     async def _after_session(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         scope = dict(scope)
@@ -160,4 +180,5 @@ class TicketOrSessionAuthMiddleware:
         else:
             scope["user"] = user
             scope["auth_method"] = "session"
+            scope["credential"] = credentials.session_credential(scope["session"].session_key, user)
         return await self.inner(scope, receive, send)

@@ -4,8 +4,10 @@ Close codes (4000-4999 are for applications, RFC 6455 §7.4.2), with a machine r
 close frame so a client can tell an expired ticket from a network error:
 
 - 4401 not authenticated: ``not_authenticated``, ``ticket_expired``, ``ticket_invalid``,
-  ``ticket_wrong_path``, ``user_inactive``, ``origin_not_allowed``; the client should get
-  a new ticket (or sign in) before reconnecting;
+  ``ticket_wrong_path``, ``user_inactive``, ``origin_not_allowed``; or, on an open socket
+  (or a ticket minted with it), its credential ended: ``token_revoked``, ``token_expired``,
+  ``session_ended``, ``oidc_logout``, ``credential_expired``; the client should get a new
+  ticket (or sign in) before reconnecting;
 - 4403 forbidden (``insufficient_scope``, or an app's own reason); do not retry as is;
 - 4404 not found (unknown endpoint, or an object the user may not see: same answer);
 - 4400 malformed message, 4413 message too large.
@@ -24,7 +26,9 @@ from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from suite.identity import scopes as token_scopes
+from suite.identity.credentials import Credential, Ended
 from suite.observability import WEBSOCKET_CONNECTIONS
+from suite.realtime import revocation
 
 
 class CloseCode(enum.IntEnum):
@@ -100,9 +104,26 @@ class AuthenticatedConsumer(RefusingConsumerMixin, AsyncWebsocketConsumer):
             self.scope.get("auth_scopes"), area, "POST" if write else "GET"
         )
 
+    @property
+    def credential(self) -> Credential | None:
+        """What the socket was authenticated with; it closes when that ends."""
+        return self.scope.get("credential")
+
     async def authenticated_connect(self, user: Any) -> None:
         WEBSOCKET_CONNECTIONS.labels(self.endpoint, "accepted").inc()
+        await revocation.sockets().add(self)
+        self._registered = True
         await self.accept()
+
+    async def credential_ended(self, reason: Ended) -> None:
+        """The token or session this socket was opened with ended: 4401 and why."""
+        await self.close(code=int(CloseCode.NOT_AUTHENTICATED), reason=str(reason))
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        if getattr(self, "_registered", False):
+            self._registered = False
+            revocation.sockets().discard(self)
+        await super().websocket_disconnect(message)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections before every message, through the

@@ -12,7 +12,9 @@ scoped token cannot widen its rights by going through a websocket.
 
 It stays valid until it expires (not single-use), because ``WebsocketProvider`` reconnects
 with the same URL after a network blip; the short lifetime bounds the replay window, and the
-user (active or not) and their current role are checked again at every connection.
+user (active or not) and their current role are checked again at every connection. It names
+the credential it was minted with (``suite.identity.credentials``), which must still hold
+when the ticket is used: revoking a token, or ending a session, invalidates its tickets.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class Ticket:
     path: str | None
     scopes: list[str] | None
     expires_at: dt.datetime
+    #: How the ticket names the credential it was minted with (``Credential.ticket_ref``).
+    credential: str
 
 
 def normalize_ticket_path(path: str) -> str:
@@ -78,12 +82,13 @@ def path_within(path: str, scope: str) -> bool:
 
 
 def issue_ticket(
-    user_id: object, *, path: str | None = None, scopes: list[str] | None = None
+    user_id: object, *, credential: str, path: str | None = None, scopes: list[str] | None = None
 ) -> tuple[str, dt.datetime]:
-    """Sign a ticket for ``user_id``. ``path`` must already be normalised
-    (:func:`normalize_ticket_path`). Returns the ticket and its expiry."""
+    """Sign a ticket for ``user_id``, minted with ``credential`` (its ticket reference).
+    ``path`` must already be normalised (:func:`normalize_ticket_path`). Returns the ticket
+    and its expiry."""
     expires = int(time.time()) + settings.REALTIME_TICKET_TTL
-    payload: dict[str, Any] = {"u": str(user_id), "x": expires}
+    payload: dict[str, Any] = {"u": str(user_id), "x": expires, "c": credential}
     if path:
         payload["p"] = path
     if scopes:
@@ -104,6 +109,7 @@ def read_ticket(ticket: str, *, path: str) -> Ticket | TicketError:
         not isinstance(payload, dict)
         or not isinstance(payload.get("u"), str)
         or not isinstance(payload.get("x"), int)
+        or not isinstance(payload.get("c"), str)
     ):
         return TicketError.INVALID
     if time.time() >= payload["x"]:
@@ -117,4 +123,5 @@ def read_ticket(ticket: str, *, path: str) -> Ticket | TicketError:
         path=scoped,
         scopes=list(scopes) if isinstance(scopes, list) else None,
         expires_at=dt.datetime.fromtimestamp(payload["x"], tz=dt.UTC),
+        credential=payload["c"],
     )

@@ -8,6 +8,7 @@ from docs_app.collab.rooms.room import (
     Peer,
     PersistError,
     Room,
+    WriteRefused,
     in_thread,
     room_group,
 )
@@ -17,6 +18,7 @@ __all__ = [
     "PROCESS_ID",
     "Peer",
     "PersistError",
+    "WriteRefused",
     "Registry",
     "Room",
     "in_thread",

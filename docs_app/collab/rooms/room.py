@@ -5,7 +5,11 @@ Write path of an update (websocket or server-side change), in this order:
 
 1. validated (decodes as a Yjs update) and reduced to what the room does not have yet;
 2. appended to the PostgreSQL log: concurrent updates of a room are written together, in
-   one transaction per flush (group commit: while one flush runs, the next batch gathers);
+   one transaction per flush (group commit: while one flush runs, the next batch gathers),
+   which holds the access epoch: a session whose rights may have changed since they were
+   resolved is resolved again there, and its updates are not stored if it may no longer
+   write (``suite.access.epoch``: nothing is stored after the API answered that access or
+   the credential is gone);
 3. only then applied to the room's document, sent to the other local sockets and published
    to the other processes. So no peer ever sees an update that is not durable, and a crash
    at any moment loses nothing a peer has seen. A client whose update could not be written
@@ -40,10 +44,12 @@ import pycrdt
 from channels.db import database_sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
+from django.db import transaction
 
 from docs_app.collab import protocol, storage
 from docs_app.collab.protocol import AwarenessEntry, ProtocolError
 from docs_app.collab.rooms.presence import Presence
+from suite.access.epoch import session_write_epoch
 
 logger = logging.getLogger(__name__)
 
@@ -67,16 +73,25 @@ class Peer(Protocol):
     """What a room needs from a socket (see ``docs_app.collab.consumer``)."""
 
     user: Any
+    credential: Any
     writable: bool
     client_ids: set[int]
+    #: The access epoch its role and credential were last resolved at.
+    access_epoch: int
 
     def send_nowait(self, data: bytes) -> None: ...
+
+    def may_write(self, access: Any) -> bool: ...
 
     async def recheck(self, access: Any) -> None: ...
 
 
 class PersistError(RuntimeError):
     """The update log could not be written: the update was not accepted."""
+
+
+class WriteRefused(RuntimeError):
+    """The session lost the right to write before its update could be stored."""
 
 
 class Room:
@@ -204,15 +219,25 @@ class Room:
         try:
             while self._pending:
                 batch, self._pending = self._pending, []
-                updates = [update for update, _, _ in batch]
                 try:
-                    await in_thread(storage.append)(self.document_id, updates)
+                    refreshed = await in_thread(self._store)(batch)
                 except Exception as exc:
                     logger.exception("update log append failed", extra={"document_id": str(self.document_id)})
                     for _, future, _ in batch:
                         if not future.done():
                             future.set_exception(PersistError(str(exc)))
                     continue
+                refused = {peer for peer, access in refreshed.items() if not peer.may_write(access)}
+                for peer, access in refreshed.items():
+                    await peer.recheck(access)
+                if refused:
+                    for _, future, origin in batch:
+                        if origin in refused and not future.done():
+                            future.set_exception(WriteRefused())
+                    batch = [entry for entry in batch if entry[2] not in refused]
+                    if not batch:
+                        continue
+                updates = [update for update, _, _ in batch]
                 self.log_rows += len(batch)
                 self._apply_and_relay(batch)
                 if self._publish:
@@ -223,6 +248,29 @@ class Room:
                 self._after_write()
         finally:
             self._flusher = None
+
+    def _store(self, batch: list[tuple[bytes, Any, Peer | None]]) -> dict[Peer, Any]:
+        """Append the updates of ``batch`` whose sessions may still write, in one
+        transaction that holds the access epoch (``suite.access.epoch``): a session whose
+        role and credential were resolved at another epoch is resolved again here, and its
+        updates are not stored if it may no longer write. Returns the sessions resolved
+        again, with their access."""
+        from docs_app.collab import acl
+
+        with transaction.atomic():
+            epoch = session_write_epoch()
+            stale = list(
+                {origin for _, _, origin in batch if origin is not None and origin.access_epoch != epoch}
+            )
+            refreshed = acl.resolve_access(self.document_id, stale, epoch=epoch) if stale else {}
+            storage.append(
+                self.document_id,
+                [
+                    update for update, _, origin in batch
+                    if origin not in refreshed or origin.may_write(refreshed[origin])
+                ],
+            )
+        return refreshed
 
     def _apply_and_relay(self, batch: list[tuple[bytes, Any, Peer | None]]) -> None:
         for update, _, _ in batch:
@@ -346,10 +394,9 @@ class Room:
         peers = list(self.peers)
         if not peers:
             return
-        users = {peer.user.pk: peer.user for peer in peers}
-        access = await in_thread(acl.resolve_access)(self.document_id, list(users.values()))
+        access = await in_thread(acl.resolve_access)(self.document_id, peers)
         for peer in peers:
-            await peer.recheck(access.get(peer.user.pk))
+            await peer.recheck(access.get(peer))
 
     async def _maintain(self) -> None:
         last_recheck = time.monotonic()

@@ -7,7 +7,7 @@ the entry points the rest of the suite uses (settings name ``SuiteOIDCBackend`` 
 ``provider_logout_url`` by dotted path). See docs/decisions/0004-oidc.md.
 """
 
-from suite.identity.oidc.bearer import authenticate_access_token
+from suite.identity.oidc.bearer import authenticate_access_token, authenticate_access_token_claims
 from suite.identity.oidc.claims import LoginRefused, user_for_claims
 from suite.identity.oidc.discovery import (
     apply_discovery,
@@ -28,6 +28,7 @@ __all__ = [
     "SuiteOIDCBackend",
     "apply_discovery",
     "authenticate_access_token",
+    "authenticate_access_token_claims",
     "backchannel_logout",
     "configuration_problems",
     "discovery_problems",

@@ -133,6 +133,12 @@ def authenticate_access_token(token: str) -> User | None:
     """The user of an OIDC access token presented as ``Authorization: Bearer``: a JWT checked
     against the provider's keys, or any token through introspection when configured. None
     (and an info log saying why) for anything else."""
+    found = authenticate_access_token_claims(token)
+    return None if found is None else found[0]
+
+
+def authenticate_access_token_claims(token: str) -> tuple[User, dict[str, Any]] | None:
+    """:func:`authenticate_access_token`, with the token's verified claims."""
     if not settings.OIDC_ENABLED:
         return None
     try:
@@ -142,7 +148,7 @@ def authenticate_access_token(token: str) -> User | None:
             claims = introspect_access_token(token)
         else:
             raise InvalidToken("not a JWT, and no OIDC_OP_INTROSPECTION_ENDPOINT")
-        return _bearer_user(claims)
+        return _bearer_user(claims), claims
     except (InvalidToken, LoginRefused) as exc:
         logger.info("OIDC access token refused: %s", exc)
         return None

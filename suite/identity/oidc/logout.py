@@ -16,6 +16,8 @@ from django.utils.translation import gettext as _
 
 from suite.errors import error_response
 from suite.identity.audit import record_audit
+from suite.identity.credentials import remember_oidc_logout
+from suite.identity.events import credentials_changed
 from suite.identity.models import AuditAction, User, UserSession
 from suite.identity.oidc.signed import InvalidToken, token_header, verify_provider_jwt
 
@@ -75,6 +77,10 @@ def end_provider_sessions(*, sid: str | None, sub: str | None, request: HttpRequ
         target = next(iter(users)) if len(users) == 1 else None
         if target is None and sub:
             target = User.objects.filter(sub=sub).first()
+        # Sockets opened with the provider's access tokens of these sessions end too.
+        ended_user_ids = [u.pk for u in users] or ([target.pk] if target is not None else [])
+        remember_oidc_logout(sid=sid, user_ids=ended_user_ids)
+        credentials_changed(ended_user_ids, "backchannel_logout")
         record_audit(
             AuditAction.BACKCHANNEL_LOGOUT, target=target, request=request,
             sid=sid or "", sub=sub or "", sessions=len(sessions),

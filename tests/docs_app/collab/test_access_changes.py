@@ -105,7 +105,8 @@ async def test_deactivating_the_account_closes_its_sessions(setup):
         setup["editor"].save(update_fields=["is_active"])
 
     await database_sync_to_async(deactivate)()
-    assert await within_a_second(client) == (4403, "access_revoked")
+    # Not a change of role: the account's credentials ended (get a new one after sign-in).
+    assert await within_a_second(client) == (4401, "user_inactive")
 
 
 @run_async

@@ -5,6 +5,7 @@ token from ``suite token create``, a ticket over HTTP, and a real websocket clie
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from urllib.parse import quote
 
@@ -108,3 +109,30 @@ def test_ticket_endpoint_over_http_refuses_anonymous(server):
     response = requests.post(f"{server['base']}/api/v1/realtime/tickets", timeout=10)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_token_revoked_by_another_process_closes_its_sockets_and_tickets(server):
+    """``suite token revoke`` (another process) ends the server's sockets opened with that
+    token, directly or through a ticket, within a second; its tickets stop working."""
+    email = f"rt-{uuid.uuid4().hex[:10]}@communs.example"
+    _suite(server, "user", "create", "--email", email)
+    token = _suite(server, "token", "create", "--user", email, "--scope", "realtime")
+    kept = _suite(server, "token", "create", "--user", email, "--scope", "realtime")
+    ticket, spare_ticket = _ticket(server, token), _ticket(server, token)
+    other = _ticket(server, kept)
+    with connect(f"{server['ws']}/ws/events/?ticket={quote(ticket)}", open_timeout=10) as ws, \
+            connect(f"{server['ws']}/ws/events/?ticket={quote(other)}", open_timeout=10) as ws_kept:
+        json.loads(ws.recv(timeout=10))
+        json.loads(ws_kept.recv(timeout=10))
+        _suite(server, "token", "revoke", token)
+        revoked_at = time.monotonic()
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+        assert time.monotonic() - revoked_at < 1.0
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401, "token_revoked")
+        ws_kept.send("ping")
+        assert ws_kept.recv(timeout=10) == "pong"  # another token's socket stays
+    url = f"{server['ws']}/ws/events/?ticket={quote(spare_ticket)}"
+    with connect(url, open_timeout=10) as ws, pytest.raises(ConnectionClosed) as closed:
+        ws.recv(timeout=10)
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401, "token_revoked")

@@ -68,18 +68,18 @@ def test_ticket_scoped_to_the_endpoint_works_with_and_without_slash(user, ticket
 
 
 def test_ticket_scoped_to_another_path_refused():
-    ticket, _ = issue_ticket(uuid.uuid4(), path="/ws/docs/3f2b7c1e-0000-4000-8000-000000000001")
+    ticket, _ = issue_ticket(uuid.uuid4(), credential=f"t:{uuid.uuid4()}", path="/ws/docs/3f2b7c1e-0000-4000-8000-000000000001")
     assert _connect_refused(_events(ticket)) == (4401, "ticket_wrong_path")
 
 
 def test_expired_ticket_refused(settings):
     settings.REALTIME_TICKET_TTL = 0  # expires the second it is issued
-    ticket, _ = issue_ticket(uuid.uuid4())
+    ticket, _ = issue_ticket(uuid.uuid4(), credential=f"t:{uuid.uuid4()}")
     assert _connect_refused(_events(ticket)) == (4401, "ticket_expired")
 
 
 def test_tampered_ticket_refused():
-    ticket, _ = issue_ticket(uuid.uuid4())
+    ticket, _ = issue_ticket(uuid.uuid4(), credential=f"t:{uuid.uuid4()}")
     tampered = ticket[:-2] + ("AA" if not ticket.endswith("AA") else "BB")
     assert _connect_refused(_events(tampered)) == (4401, "ticket_invalid")
 

@@ -1,0 +1,105 @@
+"""When the API answers that access or a credential is gone, no later update through an
+open editing session is stored (suite.access.epoch): a client keeps typing as fast as it
+can while access is revoked, downgraded, or its token revoked; every row of the log must
+have been committed before the API answered."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+
+from docs_app.models import DocumentUpdate
+from suite.access.roles import Role
+from suite.identity.tokens import token_create, token_revoke
+from tests.docs_app.collab.conftest import API, YClient
+from tests.docs_app.factories_sharing import grant, make_document
+from tests.factories import UserFactory
+from tests.suite.realtime.conftest import TICKETS_URL, run_async
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_rooms")]
+
+TRIALS = 4
+
+
+def _last_row(document_id) -> int:
+    return DocumentUpdate.objects.filter(document_id=document_id).order_by("-id").values_list(
+        "id", flat=True
+    ).first() or 0
+
+
+async def _type_until_stopped(client: YClient, stop: asyncio.Event) -> int:
+    sent = 0
+    while not stop.is_set():
+        try:
+            await client.type(0, "x")
+        except Exception:  # the server closed the socket
+            break
+        sent += 1
+        await asyncio.sleep(0.002)
+    return sent
+
+
+async def _race(client: YClient, document_id, revoke) -> tuple[int, int]:
+    """Type while ``revoke`` (sync, returns once the API answered) runs; the last row
+    committed when the answer came, and the last row after everything settled."""
+    stop = asyncio.Event()
+    writer = asyncio.ensure_future(_type_until_stopped(client, stop))
+    await asyncio.sleep(0.15)  # rows are being stored
+
+    def revoke_then_mark() -> int:
+        revoke()
+        return _last_row(document_id)
+
+    at_answer = await database_sync_to_async(revoke_then_mark, thread_sensitive=False)()
+    await asyncio.sleep(0.4)
+    stop.set()
+    await writer
+    await client.drain(0.3)
+    return at_answer, await database_sync_to_async(_last_row)(document_id)
+
+
+def _ticket(client, raw: str) -> str:
+    response = client.post(TICKETS_URL, data={}, content_type="application/json",
+                           headers={"Authorization": f"Bearer {raw}"})
+    assert response.status_code == 201, response.content
+    return response.json()["ticket"]
+
+
+def _api_call(client, user_token: str, method: str, path: str, json=None):
+    kwargs = {"headers": {"Authorization": f"Bearer {user_token}"}}
+    if json is not None:
+        kwargs.update(data=json, content_type="application/json")
+    response = getattr(client, method)(path, **kwargs)
+    assert response.status_code < 300, response.content
+    return response
+
+
+@pytest.mark.parametrize("change", ["revoke_access", "downgrade_to_reader", "revoke_token"])
+@run_async
+async def test_no_update_is_stored_after_the_api_answered(client, change):
+    for _trial in range(TRIALS):
+        def prepare():
+            document = make_document(title="Race")
+            owner, editor = UserFactory(), UserFactory()
+            grant(document, Role.OWNER, user=owner)
+            access = grant(document, Role.EDITOR, user=editor)
+            token, raw = token_create(actor=None, user=editor, name="editor")
+            owner_raw = token_create(actor=None, user=owner, name="owner")[1]
+            return document, access, token, raw, owner_raw
+
+        document, access, token, raw, owner_raw = await database_sync_to_async(prepare)()
+        ticket = await database_sync_to_async(_ticket)(client, raw)
+        yclient = await YClient.open(document.pk, ticket)
+        url = f"{API}/{document.pk}/accesses/{access.pk}"
+        if change == "revoke_access":
+            revoke = lambda: _api_call(client, owner_raw, "delete", url)  # noqa: E731
+        elif change == "downgrade_to_reader":
+            revoke = lambda: _api_call(client, owner_raw, "patch", url, {"role": "reader"})  # noqa: E731
+        else:
+            revoke = lambda: token_revoke(actor=None, token_id=token.pk)  # noqa: E731
+        at_answer, settled = await _race(yclient, document.pk, revoke)
+        assert at_answer > 0, "the client was writing when access changed"
+        assert settled == at_answer, f"{change}: an update was stored after the answer"
+        await yclient.close()
