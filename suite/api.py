@@ -8,8 +8,10 @@ visitors says so with ``auth=None`` (or ``OptionalAuth``) on purpose.
 from __future__ import annotations
 
 import logging
+import typing
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Router
@@ -20,9 +22,11 @@ from ninja.errors import (
     Throttled,
     ValidationError,
 )
+from pydantic import BaseModel
 
 from suite.errors import ErrorCode, SuiteError, error_response, suite_error_response
 from suite.identity.auth import ROUTE_AREAS, api_auth
+from suite.schemas import InputSchema
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +80,44 @@ class SuiteAPI(NinjaAPI):
 
 def register_router(api: NinjaAPI, prefix: str, router: Router, *, scope_area: str) -> None:
     """Mount an app's router at ``/api/v1/<prefix>/`` and say which token scope area it is."""
+    _check_bodies(router)
     ROUTE_AREAS[prefix.strip("/").split("/", 1)[0]] = scope_area
     api.add_router(prefix, router)
+
+
+def _check_bodies(router: Router) -> None:
+    """Refuse to mount an operation whose JSON body, or an object nested in it, is not an
+    :class:`~suite.schemas.InputSchema`: it would read any JSON value as an object and ignore
+    unknown fields."""
+    for path, path_view in router.path_operations.items():
+        for operation in path_view.operations:
+            for model in operation.models:
+                if model.__ninja_param_source__ != "body":
+                    continue
+                for field in model.model_fields.values():
+                    for schema in _models_in(field.annotation):
+                        if not issubclass(schema, InputSchema):
+                            raise ImproperlyConfigured(
+                                f"{operation.view_func.__module__}.{operation.view_func.__name__} "
+                                f"({path}): body schema {schema.__name__} must derive from "
+                                "suite.schemas.InputSchema"
+                            )
+    for _prefix, child, _tags in router._routers:
+        _check_bodies(child)
+
+
+def _models_in(annotation: Any, seen: set[type] | None = None) -> list[type[BaseModel]]:
+    """The pydantic models an annotation holds, nested ones included."""
+    seen = set() if seen is None else seen
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return []
+        seen.add(annotation)
+        found = [annotation]
+        for field in annotation.model_fields.values():
+            found += _models_in(field.annotation, seen)
+        return found
+    return [model for arg in typing.get_args(annotation) for model in _models_in(arg, seen)]
 
 
 def _validation_details(errors: list[dict[str, Any]]) -> dict[str, Any]:

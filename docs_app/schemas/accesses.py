@@ -16,9 +16,10 @@ from ninja import Field, Schema
 
 from suite.access.roles import role_slug
 from suite.access.schemas import PersonOut
+from suite.schemas import InputSchema
 
 
-class InvitationIn(Schema):
+class InvitationIn(InputSchema):
     email: str = Field(..., max_length=254)
     role: str
     language: str | None = Field(
@@ -40,7 +41,7 @@ class InvitationOut(Schema):
         return role_slug(obj.role)
 
 
-class AccessRequestIn(Schema):
+class AccessRequestIn(InputSchema):
     role: str = "reader"
     message: str = Field("", max_length=500)
 
@@ -71,5 +72,5 @@ class AccessRequestOut(Schema):
         return obj.decided_by_id
 
 
-class AccessRequestDecisionIn(Schema):
+class AccessRequestDecisionIn(InputSchema):
     role: str | None = Field(None, description="Role to give (default: the one requested).")

@@ -15,9 +15,10 @@ from typing import Any
 from ninja import Field, Schema
 
 from docs_app.services.comments import comment_abilities, thread_abilities
+from suite.schemas import InputSchema
 
 
-class ThreadIn(Schema):
+class ThreadIn(InputSchema):
     anchor: str = Field(
         ...,
         description="Opaque position in the content, stored as given (e.g. encoded Yjs "
@@ -26,7 +27,7 @@ class ThreadIn(Schema):
     body: str = Field(..., description="The first comment: 1-10,000 characters.")
 
 
-class CommentIn(Schema):
+class CommentIn(InputSchema):
     body: str = Field(..., description="1-10,000 characters (surrounding spaces are removed).")
 
 

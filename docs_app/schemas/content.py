@@ -9,6 +9,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 
 from docs_app.models import TITLE_MAX_LENGTH
+from suite.schemas import InputSchema
 
 ReadFormat = Literal["yjs", "json", "markdown", "html", "text"]
 WriteFormat = Literal["yjs", "json", "markdown"]
@@ -21,7 +22,7 @@ class ContentOut(Schema):
     )
 
 
-class ContentIn(Schema):
+class ContentIn(InputSchema):
     format: WriteFormat = Field(description="What `content` holds")
     content: Any = Field(
         description="base64 Yjs update (yjs), ProseMirror JSON document (json) or Markdown text"
@@ -33,7 +34,7 @@ class ContentIn(Schema):
     )
 
 
-class VersionIn(Schema):
+class VersionIn(InputSchema):
     name: str = Field(..., min_length=1, max_length=TITLE_MAX_LENGTH)
 
 

@@ -21,6 +21,7 @@ from docs_app.models import EXCERPT_MAX_LENGTH, TITLE_MAX_LENGTH, Document, Favo
 from docs_app.permissions import document_abilities
 from suite.access.resolve import ROLE_ANNOTATION, effective_role
 from suite.access.roles import Role
+from suite.schemas import InputSchema
 
 
 def _actor(context: Any) -> Any:
@@ -155,7 +156,7 @@ def document_out(document: Document, actor: Any) -> DocumentOut:
     return DocumentOut.model_validate(document, context={"actor": actor})
 
 
-class TitleMixin(Schema):
+class TitleMixin(InputSchema):
     @field_validator("title", check_fields=False)
     @classmethod
     def _clean_title(cls, value: str | None) -> str | None:
@@ -181,7 +182,7 @@ class DocumentUpdateIn(TitleMixin):
     link_role: str | None = Field(None, description="reader, commenter or editor.")
 
 
-class DocumentMoveIn(Schema):
+class DocumentMoveIn(InputSchema):
     """Where to move a document: under ``parent`` (null: make it a root), placed right
     ``before`` or ``after`` one of the new siblings, or last when neither is given."""
 
@@ -190,7 +191,7 @@ class DocumentMoveIn(Schema):
     after: str | None = Field(None, description="Id of a sibling to place the document after.")
 
 
-class DocumentDuplicateIn(Schema):
+class DocumentDuplicateIn(InputSchema):
     with_descendants: bool = False
 
 

@@ -13,6 +13,7 @@ from drive_app.models import Item, UploadState
 from drive_app.permissions import item_abilities
 from suite.access.resolve import ROLE_ANNOTATION, effective_role
 from suite.access.roles import role_slug
+from suite.schemas import InputSchema
 from suite.storage import PresignedRequest
 
 
@@ -108,7 +109,7 @@ def item_out(item: Item, actor: Any, *, upload: PresignedRequest | None = None,
 OnConflict = Literal["error", "rename", "version"]
 
 
-class ItemCreateIn(Schema):
+class ItemCreateIn(InputSchema):
     type: Literal["folder", "file"]
     title: str = Field(..., max_length=1024)
     parent: str | None = None
@@ -120,7 +121,7 @@ class ItemCreateIn(Schema):
     )
 
 
-class ItemUpdateIn(Schema):
+class ItemUpdateIn(InputSchema):
     title: str | None = Field(None, max_length=1024)
     on_conflict: Literal["error", "rename"] = "error"
     link_reach: Literal["restricted", "authenticated", "public"] | None = Field(
@@ -129,28 +130,28 @@ class ItemUpdateIn(Schema):
     link_role: Literal["reader", "commenter", "editor"] | None = None
 
 
-class ItemMoveIn(Schema):
+class ItemMoveIn(InputSchema):
     parent: str | None = Field(None, description="Target folder (null: the actor's workspace).")
     on_conflict: Literal["error", "rename"] = "error"
 
 
-class ItemCopyIn(Schema):
+class ItemCopyIn(InputSchema):
     parent: str | None = None
     on_conflict: Literal["error", "rename"] = "rename"
 
 
-class PartIn(Schema):
+class PartIn(InputSchema):
     number: int
     etag: str = Field(..., max_length=200)
 
 
-class UploadEndedIn(Schema):
+class UploadEndedIn(InputSchema):
     parts: list[PartIn] | None = Field(
         None, description="Multipart: the parts to assemble (number and ETag). Omitted: every part S3 holds."
     )
 
 
-class PartUrlsIn(Schema):
+class PartUrlsIn(InputSchema):
     parts: list[int] = Field(..., description="Part numbers (1-based).", max_length=1000)
 
 
@@ -174,7 +175,7 @@ class PartsOut(Schema):
     parts: list[UploadedPartOut]
 
 
-class VersionIn(Schema):
+class VersionIn(InputSchema):
     size: int = Field(..., strict=True, ge=0)
     content_type: str | None = None
     sha256: str | None = None

@@ -19,12 +19,13 @@ from drive_app.services.links import (
     link_expired,
 )
 from suite.access.roles import role_slug
+from suite.schemas import InputSchema
 from suite.storage import PresignedRequest
 
 LinkRole = Literal["reader", "editor"]
 
 
-class LinkCreateIn(Schema):
+class LinkCreateIn(InputSchema):
     role: LinkRole = Field("reader", description="reader: browse and download; editor (folders only): also upload.")
     password: str | None = Field(None, min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH,
                                  description="Asked to visitors; stored hashed.")
@@ -32,7 +33,7 @@ class LinkCreateIn(Schema):
     max_downloads: int | None = Field(None, ge=1, le=2**31 - 1)
 
 
-class LinkUpdateIn(Schema):
+class LinkUpdateIn(InputSchema):
     """Fields left out stay as they are; ``null`` clears the password, expiry or limit."""
 
     role: LinkRole | None = None
@@ -88,7 +89,7 @@ def link_out(link: ShareLink, *, token: str | None = None, url: str | None = Non
 # --- public use ------------------------------------------------------------------------------------------
 
 
-class LinkOpenIn(Schema):
+class LinkOpenIn(InputSchema):
     password: str | None = Field(None, max_length=1024)
 
 
@@ -112,7 +113,7 @@ class LinkOpenOut(Schema):
     access_expires_at: dt.datetime
 
 
-class LinkFileCreateIn(Schema):
+class LinkFileCreateIn(InputSchema):
     title: str = Field(..., max_length=1024)
     size: int = Field(..., description="The exact size in bytes.")
     content_type: str | None = None

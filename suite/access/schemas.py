@@ -16,6 +16,7 @@ from typing import Any
 from ninja import Field, Schema
 
 from suite.access.roles import role_slug
+from suite.schemas import InputSchema
 
 
 class PersonOut(Schema):
@@ -66,11 +67,11 @@ class AccessOut(Schema):
         }
 
 
-class AccessCreateIn(Schema):
+class AccessCreateIn(InputSchema):
     user: str | None = Field(None, description="Id of the user to grant the role to.")
     team: str | None = Field(None, description="Id of the team to grant the role to.")
     role: str
 
 
-class RoleIn(Schema):
+class RoleIn(InputSchema):
     role: str

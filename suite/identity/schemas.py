@@ -7,6 +7,8 @@ import uuid
 
 from ninja import Field, Schema
 
+from suite.schemas import InputSchema
+
 
 class OrganizationOut(Schema):
     id: uuid.UUID
@@ -32,14 +34,14 @@ class MeOut(UserOut):
     created_at: dt.datetime
 
 
-class MeUpdateIn(Schema):
+class MeUpdateIn(InputSchema):
     full_name: str | None = Field(None, max_length=255)
     short_name: str | None = Field(None, max_length=100)
     language: str | None = None
     timezone: str | None = Field(None, max_length=64)
 
 
-class TeamIn(Schema):
+class TeamIn(InputSchema):
     name: str = Field(..., max_length=100)
 
 
@@ -51,12 +53,12 @@ class TeamOut(Schema):
     created_at: dt.datetime
 
 
-class TeamMemberIn(Schema):
+class TeamMemberIn(InputSchema):
     user: uuid.UUID
     role: str = "member"
 
 
-class TeamMemberUpdateIn(Schema):
+class TeamMemberUpdateIn(InputSchema):
     role: str
 
 
@@ -66,7 +68,7 @@ class TeamMemberOut(Schema):
     created_at: dt.datetime
 
 
-class TokenIn(Schema):
+class TokenIn(InputSchema):
     name: str = Field(..., max_length=100)
     scopes: list[str] = Field(default_factory=list, description="Empty: all of your rights.")
     expires_in_days: int | None = Field(None, ge=1)
