@@ -114,7 +114,11 @@ def from_ticket_ref(ref: object, user: Any) -> Credential | None:
         return None
     kind, _, rest = ref.partition(":")
     if kind == CredentialKind.TOKEN and rest:
-        return Credential(CredentialKind.TOKEN, rest, str(user.pk))
+        from suite.identity.models import ApiToken
+
+        token_id = _uuid_or_none(rest)
+        token = ApiToken.objects.filter(pk=token_id, user=user).first() if token_id else None
+        return None if token is None else token_credential(token)
     if kind == CredentialKind.SESSION and rest:
         from suite.identity.models import UserSession
 

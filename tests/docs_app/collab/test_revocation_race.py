@@ -6,6 +6,7 @@ have been committed before the API answered."""
 from __future__ import annotations
 
 import asyncio
+import functools
 
 import pytest
 from channels.db import database_sync_to_async
@@ -93,12 +94,13 @@ async def test_no_update_is_stored_after_the_api_answered(client, change):
         ticket = await database_sync_to_async(_ticket)(client, raw)
         yclient = await YClient.open(document.pk, ticket)
         url = f"{API}/{document.pk}/accesses/{access.pk}"
-        if change == "revoke_access":
-            revoke = lambda: _api_call(client, owner_raw, "delete", url)  # noqa: E731
-        elif change == "downgrade_to_reader":
-            revoke = lambda: _api_call(client, owner_raw, "patch", url, {"role": "reader"})  # noqa: E731
-        else:
-            revoke = lambda: token_revoke(actor=None, token_id=token.pk)  # noqa: E731
+        revoke = {
+            "revoke_access": functools.partial(_api_call, client, owner_raw, "delete", url),
+            "downgrade_to_reader": functools.partial(
+                _api_call, client, owner_raw, "patch", url, {"role": "reader"}
+            ),
+            "revoke_token": functools.partial(token_revoke, actor=None, token_id=token.pk),
+        }[change]
         at_answer, settled = await _race(yclient, document.pk, revoke)
         assert at_answer > 0, "the client was writing when access changed"
         assert settled == at_answer, f"{change}: an update was stored after the answer"
