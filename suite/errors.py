@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -204,35 +205,89 @@ class JsonErrorMiddleware:
 
 _NUL_MARKERS = (b"\x00", b"\\u0000")
 _TEXT_BODY_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/")
+_JSON_BODY_TYPES = ("application/json",)
+# A surrogate as a character (a server that decodes with surrogateescape), or percent-encoded
+# in a URL: ED A0-BF is how a surrogate would be written in UTF-8, which forbids it.
+_SURROGATE_CHARACTER = re.compile("[\ud800-\udfff]")
+_SURROGATE_PERCENT = re.compile("%ed%(?:a|b)[0-9a-f]", re.IGNORECASE)
+_SURROGATE_BYTES = re.compile(b"\xed[\xa0-\xbf]")
+# A JSON escape of a surrogate half, with the run of backslashes before it: an even run is
+# escaped backslashes followed by plain text, not an escape.
+_SURROGATE_ESCAPE = re.compile(rb"(\\+)u[dD]([89abAB]|[c-fC-F])[0-9a-fA-F]{2}")
 
 
-def contains_nul(request: HttpRequest) -> bool:
-    """NUL characters cannot be stored in PostgreSQL text; refuse them at the door (in the
-    URL, the query string, or a JSON/form body) instead of failing deep in a query."""
+def _has_lone_surrogate_escape(body: bytes) -> bool:
+    """Whether a JSON text holds a ``\\uD800``-``\\uDFFF`` escape that is not one half of a
+    pair (high then low, next to each other; RFC 8259 section 7)."""
+    if b"\\ud" not in body and b"\\uD" not in body:
+        return False
+    pending_high_end = None
+    for match in _SURROGATE_ESCAPE.finditer(body):
+        if len(match.group(1)) % 2 == 0:
+            continue
+        escape_start = match.end(1) - 1
+        is_high = match.group(2) in b"89abAB"
+        if pending_high_end is not None:
+            if not is_high and escape_start == pending_high_end:
+                pending_high_end = None  # a pair: one character outside the BMP
+                continue
+            return True
+        if not is_high:
+            return True
+        pending_high_end = match.end()
+    return pending_high_end is not None
+
+
+def invalid_text(request: HttpRequest) -> str | None:
+    """Why the request holds text that no endpoint can store, or None.
+
+    ``nul_character``: PostgreSQL text cannot hold NUL. ``lone_surrogate``: half of a UTF-16
+    surrogate pair is no Unicode character; psycopg and pycrdt cannot encode it (a JSON
+    ``"\\ud800"`` decodes to one). Both are refused at the door, in the path, the query string
+    or a JSON/form/text body, instead of failing deep in a query or a CRDT update."""
     query = request.META.get("QUERY_STRING", "")
     if "\x00" in request.path or "%00" in query.lower() or "\x00" in query:
-        return True
-    if (request.content_type or "").startswith(_TEXT_BODY_TYPES):
+        return "nul_character"
+    for text in (request.path, query):
+        if _SURROGATE_CHARACTER.search(text) or _SURROGATE_PERCENT.search(text):
+            return "lone_surrogate"
+    content_type = request.content_type or ""
+    if content_type.startswith(_TEXT_BODY_TYPES):
         try:
             body = request.body
         except Exception:  # noqa: BLE001 -- a body we cannot read is handled by the view
-            return False
-        return any(marker in body for marker in _NUL_MARKERS)
-    return False
+            return None
+        if any(marker in body for marker in _NUL_MARKERS):
+            return "nul_character"
+        charset = (request.content_params or {}).get("charset", "utf-8").lower()
+        if (charset in ("utf-8", "utf8") and _SURROGATE_BYTES.search(body)) or (
+            content_type.startswith(_JSON_BODY_TYPES) and _has_lone_surrogate_escape(body)
+        ):
+            return "lone_surrogate"
+    return None
+
+
+def _invalid_text_message(reason: str) -> str:
+    if reason == "nul_character":
+        return _("NUL characters are not allowed in requests.")
+    return _("Unpaired surrogate code points (U+D800 to U+DFFF) are not allowed in requests.")
 
 
 class InputGuardMiddleware:
-    """Rejects input that no endpoint can accept (NUL characters) with a uniform 400."""
+    """Rejects input that no endpoint can accept (NUL characters, lone surrogates) with a
+    uniform 400 whose ``details.reason`` says which."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(PROTOCOL_PREFIXES) and contains_nul(request):
-            return error_response(
-                400, ErrorCode.BAD_REQUEST, _("NUL characters are not allowed in requests."),
-                details={"reason": "nul_character"},
-            )
+        if not request.path.startswith(PROTOCOL_PREFIXES):
+            reason = invalid_text(request)
+            if reason is not None:
+                return error_response(
+                    400, ErrorCode.BAD_REQUEST, _invalid_text_message(reason),
+                    details={"reason": reason},
+                )
         return self.get_response(request)
 
 
