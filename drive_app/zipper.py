@@ -12,7 +12,8 @@ before the first byte leaves:
 Typical use in a view::
 
     entries = archive_entries(folder.title, rows)
-    response = StreamingHttpResponse(stream_zip(entries), content_type="application/zip")
+    body = streaming_body(request, stream_zip(entries))  # suite.storage.responses: ASGI too
+    response = StreamingHttpResponse(body, content_type="application/zip")
     if (size := zip_size(entries)) is not None:
         response["Content-Length"] = str(size)
 

@@ -13,6 +13,7 @@ from suite.access.roles import Perm
 from suite.errors import NotFound, ValidationFailed
 from suite.identity.auth import actor
 from suite.storage import content_disposition, get_blob_store
+from suite.storage.responses import streaming_body
 
 router = Router()
 
@@ -31,7 +32,9 @@ def folder_zip(request: HttpRequest, item_id: str):
         .values_list("path", "title", "current_version__key", "current_version__size", "updated_at")
     )
     entries = zipper.archive_entries(folder.title, rows.iterator(chunk_size=2000))
-    response = StreamingHttpResponse(zipper.stream_zip(entries), content_type="application/zip")
+    # streaming_body: under ASGI a plain generator would be read whole before the first byte.
+    response = StreamingHttpResponse(streaming_body(request, zipper.stream_zip(entries)),
+                                     content_type="application/zip")
     response["Content-Disposition"] = content_disposition(f"{folder.title}.zip")
     size = zipper.zip_size(entries)
     if size is not None:

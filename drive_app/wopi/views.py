@@ -32,6 +32,7 @@ from drive_app.wopi import discovery, locks, operations, proof
 from drive_app.wopi.errors import NotImplementedOperation, WopiError
 from drive_app.wopi.operations import WopiSession, item_version
 from suite.errors import SuiteError, error_body, error_response
+from suite.storage.responses import streaming_body
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +208,9 @@ def get_file(request: HttpRequest, session: WopiSession) -> HttpResponseBase:
     reader, version = operations.open_contents(
         session, max_expected_size=_integer_header(request, "X-WOPI-MaxExpectedSize")
     )
-    response = StreamingHttpResponse(reader.iter_chunks(), content_type="application/octet-stream")
+    # The reader itself (its chunks; closed with the response, even if never started), in the
+    # form the handler streams: under ASGI a plain iterator would be read whole first.
+    response = StreamingHttpResponse(streaming_body(request, reader), content_type="application/octet-stream")
     response["Content-Length"] = str(reader.content_length)
     return _no_store(response, item_version(version.pk))
 

@@ -4,6 +4,7 @@ clamd (EICAR signature): fail closed, kept aside, owner told."""
 from __future__ import annotations
 
 import io
+import warnings
 import zipfile
 
 import pytest
@@ -12,6 +13,7 @@ from django.core import mail
 from PIL import Image
 
 from drive_app.models import FileVersion
+from tests.asgi import asgi_get, body_chunks
 from tests.conftest import assert_error
 from tests.drive_app.clamd import clamd  # noqa: F401  (session fixture)
 from tests.drive_app.conftest import API, upload_file
@@ -53,6 +55,23 @@ def test_zip_of_nested_folders_with_utf8_names(api):
     file_id = api(alice).get(f"{API}/items/{root['id']}/children/").json()["items"][-1]["id"]
     assert_error(api(alice).get(f"{API}/items/{file_id}/zip/"), 422, "not_a_folder")
     assert_error(api(UserFactory()).get(f"{API}/items/{root['id']}/zip/"), 404, "not_found")
+
+
+def test_zip_streams_under_asgi(api, token_for):
+    """Through Django's ASGI handler (``uvicorn suite.asgi``): the archive leaves in parts as
+    it is read, not after Django has read the whole generator into a list (it warns then)."""
+    alice = UserFactory()
+    root = make_folder(api, alice, "Archives")
+    data = bytes(range(256)) * 4096  # 1 MiB
+    upload_file(api, alice, "a.bin", data, parent=root["id"])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        messages = asgi_get(f"{API}/items/{root['id']}/zip/", {"authorization": f"Bearer {token_for(alice)}"})
+    assert not [w for w in caught if "iterators" in str(w.message)], [str(w.message) for w in caught]
+    assert messages[0]["status"] == 200
+    chunks = body_chunks(messages)
+    assert len(chunks) > 4 and max(map(len, chunks)) < len(data)
+    assert zipfile.ZipFile(io.BytesIO(b"".join(chunks))).read("Archives/a.bin") == data
 
 
 def test_image_preview_is_generated_and_served(api):

@@ -5,21 +5,19 @@ and streaming under ASGI (the production handler) as under WSGI."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 import warnings
 from urllib.parse import urlsplit
 
 import pytest
-from asgiref.sync import async_to_sync
-from django.core.handlers.asgi import ASGIHandler
 from django.db import connection, transaction
 from django.test import Client
 
 from drive_app.api.links import public_router
 from drive_app.models import FileVersion, ShareLink
 from suite.storage import BlobReader, get_blob_store
+from tests.asgi import asgi_get, body_chunks
 from tests.conftest import assert_error
 from tests.drive_app.conftest import API
 from tests.drive_app.test_links import (
@@ -273,44 +271,10 @@ def test_download_streams_in_chunks_under_asgi(api, client):
         warnings.simplefilter("always")
         messages = asgi_get(f"{LINKS}/{token}/items/{item['id']}/download/", {"x-link-access": access})
     assert not [w for w in caught if "iterators" in str(w.message)], [str(w.message) for w in caught]
-    start, *bodies = messages
-    assert start["type"] == "http.response.start" and start["status"] == 200
-    chunks = [message["body"] for message in bodies if message.get("body")]
+    assert messages[0]["type"] == "http.response.start" and messages[0]["status"] == 200
+    chunks = body_chunks(messages)
     assert len(chunks) >= MIB // BlobReader.chunk_size and max(map(len, chunks)) <= BlobReader.chunk_size
     assert b"".join(chunks) == data
-
-
-def asgi_get(path: str, headers: dict[str, str]) -> list[dict]:
-    """One GET through Django's ASGI handler; the messages it sent."""
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"testserver"), *((k.encode(), v.encode()) for k, v in headers.items())],
-        "client": ("127.0.0.1", 40000), "server": ("testserver", 80),
-    }
-    sent: list[dict] = []
-
-    async def run() -> None:
-        done = asyncio.Event()
-        requested = False
-
-        async def receive() -> dict:
-            nonlocal requested
-            if not requested:
-                requested = True
-                return {"type": "http.request", "body": b"", "more_body": False}
-            await done.wait()
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict) -> None:
-            sent.append(message)
-            if message["type"] == "http.response.body" and not message.get("more_body"):
-                done.set()
-
-        await ASGIHandler()(scope, receive, send)
-
-    async_to_sync(run)()
-    return sent
 
 
 # --- every path by which a visitor gets bytes ------------------------------------------------------------

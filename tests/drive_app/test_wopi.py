@@ -15,6 +15,7 @@ import datetime as dt
 import io
 import threading
 import time
+import warnings
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
@@ -30,6 +31,7 @@ from drive_app.models import FileVersion, Item, WopiLock
 from drive_app.wopi import discovery, tokens
 from drive_app.wopi.tokens import Mode
 from suite.access.roles import Role
+from tests.asgi import asgi_get, body_chunks
 from tests.conftest import assert_error
 from tests.drive_app.conftest import API, sha256, upload_file
 from tests.drive_app.factories import grant
@@ -360,6 +362,18 @@ def test_get_file_streams_the_current_version(api, client, team):
     too_small = editor.get_file(**{"X-WOPI-MaxExpectedSize": str(len(V1) - 1)})
     assert too_small.status_code == 412
     assert editor.get_file(**{"X-WOPI-MaxExpectedSize": "lots"}).status_code == 400
+
+
+def test_get_file_streams_under_asgi(api, client, team):
+    """Through Django's ASGI handler (``uvicorn suite.asgi``), which reads a synchronous body
+    whole into a list before sending it (and warns): GetFile must not give it one."""
+    editor, _session = Editor.open(client, api, team.reader, team.doc.pk)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        messages = asgi_get(editor._url("/contents"), {})
+    assert not [w for w in caught if "iterators" in str(w.message)], [str(w.message) for w in caught]
+    assert messages[0]["status"] == 200
+    assert b"".join(body_chunks(messages)) == V1
 
 
 # --- locks ---------------------------------------------------------------------------------------------------
