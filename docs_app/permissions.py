@@ -3,6 +3,7 @@ sent with every document (clients never re-implement these rules)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db.models import QuerySet
@@ -10,6 +11,9 @@ from django.db.models import QuerySet
 from docs_app.models import Document
 from suite.access.resolve import access_object
 from suite.access.roles import Perm, Role, role_allows
+from suite.errors import NotFound, PermissionDenied
+
+logger = logging.getLogger(__name__)
 
 
 def documents(*, include_deleted: bool = False) -> QuerySet[Document]:
@@ -22,8 +26,29 @@ def access_document(
 ) -> Document:
     """The document with its ``effective_role``, or the same 404 for missing and invisible
     (403 when visible but ``need`` is not met). Documents in the trash are missing unless
-    ``include_deleted``."""
-    return access_object(documents(include_deleted=include_deleted), actor, document_id, need=need)
+    ``include_deleted``.
+
+    Refused, an actor who holds an invitation not converted yet (invited while signed in)
+    gets it converted and is checked once more: the invitation link works at once."""
+    queryset = documents(include_deleted=include_deleted)
+    try:
+        return access_object(queryset, actor, document_id, need=need)
+    except (NotFound, PermissionDenied):
+        if not _convert_waiting_invitations(actor):
+            raise
+    return access_object(queryset, actor, document_id, need=need)
+
+
+def _convert_waiting_invitations(actor: Any) -> int:
+    """Like the conversion at login, it never turns a refusal into an error: a failure is
+    logged, rolled back (a savepoint) and the invitations wait."""
+    from docs_app.services.invitations import invitations_convert_waiting
+
+    try:
+        return invitations_convert_waiting(user=actor)
+    except Exception:
+        logger.exception("could not convert invitations on access", extra={"user": str(actor.pk)})
+        return 0
 
 
 def document_abilities(document: Document, actor: Any) -> dict[str, bool]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -38,6 +39,10 @@ SECRET_VARIABLES = (
 )
 
 INSECURE_SECRET_PREFIXES = ("django-insecure", "changeme", "change-me", "secret")
+
+#: A rate limit: a count, then a period in seconds, minutes, hours or days (optionally
+#: multiplied: ``100/6h``). The count may be 0 (the action is refused).
+RATE_PATTERN = re.compile(r"\d{1,9}/(?:[1-9]\d{0,5})?[smhd]")
 
 
 class ConfigError(ValueError):
@@ -97,6 +102,14 @@ class Env:
         if value is None:
             return list(default or [])
         return [item.strip() for item in value.split(",") if item.strip()]
+
+    def rate(self, name: builtins.str, default: builtins.str) -> builtins.str:
+        """A rate limit, ``<count>/<period>`` with the period in s, m, h or d, optionally
+        multiplied (``30/m``, ``100/6h``), as django-ratelimit reads it."""
+        value = self.str(name, default).strip()
+        if not RATE_PATTERN.fullmatch(value):
+            raise ConfigError(f"{name}: expected a rate such as 30/m or 100/6h, got {value!r}")
+        return value
 
     def choice(self, name: builtins.str, choices: tuple[builtins.str, ...], default: builtins.str) -> builtins.str:
         value = self.str(name, default).strip().lower()

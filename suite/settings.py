@@ -201,7 +201,7 @@ AUTHENTICATION_BACKENDS = [
 SUITE_LOCAL_ACCOUNTS = env.bool("SUITE_LOCAL_ACCOUNTS", not PRODUCTION)
 # "organization": sharing search only finds people of the actor's organization; "all": anyone.
 USER_SEARCH_SCOPE = env.choice("USER_SEARCH_SCOPE", ("organization", "all"), "organization")
-USER_SEARCH_RATE = env.str("USER_SEARCH_RATE", "30/m")
+USER_SEARCH_RATE = env.rate("USER_SEARCH_RATE", "30/m")
 API_TOKEN_DEFAULT_EXPIRY_DAYS = env.int("API_TOKEN_DEFAULT_EXPIRY_DAYS", 90, minimum=1)
 API_TOKEN_MAX_EXPIRY_DAYS = env.int("API_TOKEN_MAX_EXPIRY_DAYS", 366, minimum=1)
 REALTIME_TICKET_TTL = env.int("REALTIME_TICKET_TTL", 60, minimum=5)
@@ -339,13 +339,25 @@ if PRODUCTION:
 NINJA_PAGINATION_CLASS = "suite.pagination.SuitePagination"
 NINJA_PAGINATION_PER_PAGE = 50
 NINJA_PAGINATION_MAX_LIMIT = 200
+# Request limits (suite.limits), answered 413 payload_too_large / 414 uri_too_long in the
+# uniform error shape. An operation may declare a larger body limit (document content).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", 1 * 1024 * 1024, minimum=1024)
+HTTP_MAX_URL_BYTES = env.int("HTTP_MAX_URL_BYTES", 16 * 1024, minimum=1024)
 
 # --- Documents ------------------------------------------------------------------------------
 DOCS_TRASH_DAYS = env.int("DOCS_TRASH_DAYS", 30, minimum=1)
 DOCS_INVITATION_DAYS = env.int("DOCS_INVITATION_DAYS", 7, minimum=1)
+# Invitations per person (each may email an address nobody vetted, and each answers
+# whether an address is known): counted by suite.rate_limits, like user search.
+DOCS_INVITATION_RATE = env.rate("DOCS_INVITATION_RATE", "50/h")
 # Realtime collaboration (docs_app.collab)
 DOCS_FRAGMENT = env.str("DOCS_FRAGMENT", "default")  # the XmlFragment holding the content
 DOCS_WS_MAX_MESSAGE_BYTES = env.int("DOCS_WS_MAX_MESSAGE_BYTES", 8 * 1024 * 1024, minimum=1024)
+# Bodies of PATCH /api/v1/documents/<id>/content (imports of Markdown, ProseMirror JSON, Yjs).
+DOCS_CONTENT_MAX_BODY_BYTES = env.int("DOCS_CONTENT_MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1024)
+# Django refuses bodies over this before any view (413 from the input guard): the largest
+# limit of any operation.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, DOCS_CONTENT_MAX_BODY_BYTES)
 DOCS_COMPACT_AFTER_UPDATES = env.int("DOCS_COMPACT_AFTER_UPDATES", 1000, minimum=1)
 DOCS_UNLOAD_AFTER_SECONDS = env.int("DOCS_UNLOAD_AFTER_SECONDS", 30, minimum=0)
 DOCS_AWARENESS_TIMEOUT_SECONDS = env.int("DOCS_AWARENESS_TIMEOUT_SECONDS", 30, minimum=1)

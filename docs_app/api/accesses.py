@@ -3,10 +3,11 @@
 ``GET /{id}/accesses/`` lists the grants on the document **and** those inherited from its
 ancestors (``inherited_from`` names the ancestor; those are managed there): the accesses
 endpoints are the platform's (``suite.access.api.sharing_router``), the same for every
-product; invitations and access requests are the documents' own. Inviting an email
-that already has an account answers 409 ``user_exists`` with the user's id: grant that user
-an access instead. Access requests may target documents the requester cannot see; the answer
-only holds the request's id and status.
+product; invitations and access requests are the documents' own. Inviting the email of
+someone the inviter's user search finds answers 409 ``user_exists`` with the user's id: grant
+that user an access instead; any other address gets an invitation, account or not
+(``docs_app.services.invitations``). Access requests may target documents the requester
+cannot see; the answer only holds the request's id and status.
 """
 
 from __future__ import annotations

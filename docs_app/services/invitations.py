@@ -1,12 +1,18 @@
-"""Invitations: a role on a document offered to an email address that has no account yet.
+"""Invitations: a role on a document offered to an email address.
 
 An invitation is stored with an expiry (``DOCS_INVITATION_DAYS``), emailed after commit, and
 turned into a ``DocumentAccess`` when someone with that email signs in
-(:func:`invitations_convert`, called by ``docs_app.signals`` on every login).
+(:func:`invitations_convert`, called by ``docs_app.signals`` on every login) or, already
+signed in, first asks for a document they cannot open yet (:func:`invitations_convert_waiting`,
+called by ``docs_app.permissions.access_document``).
 
-Inviting an address that already has an account is refused with 409 ``user_exists`` and the
-user's id in ``details.user``: the client then grants an access to that user, which is
-immediate and goes through the sharing rules like any other grant.
+Inviting someone the inviter could find in user search (``USER_SEARCH_SCOPE``: their
+organization, or everyone) is refused with 409 ``user_exists`` and the user's id in
+``details.user``: the client then grants an access to that user, which is immediate and goes
+through the sharing rules like any other grant. Every other address, whether it has an
+account or not, gets the same invitation and the same answer: an inviter cannot learn from
+invitations who has an account outside their search scope. Each invitation counts against
+the inviter's ``DOCS_INVITATION_RATE`` (it emails an address nobody vetted).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -34,8 +41,10 @@ from suite.access.roles import Perm, Role
 from suite.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from suite.events import publish
 from suite.identity.audit import record_audit
-from suite.identity.models import AuditAction, User
+from suite.identity.models import AuditAction
+from suite.identity.selectors import users_searchable_by
 from suite.notifications import send_email
+from suite.rate_limits import limit_actor
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +89,14 @@ def _find_invitation(document: Document, invitation_id: Any) -> Invitation:
     return invitation
 
 
+def _account_known_to(actor: Any, address: str) -> Any:
+    """The id of the account with ``address`` if ``actor`` may know it exists (themselves, or
+    someone their user search finds), else None -- also when such an account exists."""
+    if address.lower() == (actor.email or "").lower():
+        return actor.pk
+    return users_searchable_by(actor).filter(email__iexact=address).values_list("pk", flat=True).first()
+
+
 def invitation_create(
     *, actor: Any, document_id: Any, email: str, role: str, language: str | None = None
 ) -> Invitation:
@@ -88,7 +105,9 @@ def invitation_create(
     address = _clean_email(email)
     language = _clean_language(language)
     _check_not_above(document, parsed_role)
-    existing_user = User.objects.filter(email__iexact=address).values_list("pk", flat=True).first()
+    # Counted before anything is looked up: each answer below says something about an address.
+    limit_actor(group="docs.invitations", actor=actor, rate=settings.DOCS_INVITATION_RATE)
+    existing_user = _account_known_to(actor, address)
     if existing_user is not None:
         raise Conflict(
             _("This email already has an account: give that user an access instead."),
@@ -231,6 +250,21 @@ def invitations_convert(*, user: Any) -> int:
                 changed += 1
         Invitation.objects.filter(pk__in=[i.pk for i in invitations]).delete()
     return changed
+
+
+def invitations_convert_waiting(*, user: Any) -> int:
+    """Convert ``user``'s live invitations if there are any (one indexed query when there are
+    none). For an account that was invited while signed in: it needs no new sign-in to open
+    what it was invited to. Returns the number of accesses created or raised."""
+    email = (getattr(user, "email", "") or "").strip()
+    if not email or not getattr(user, "is_authenticated", False):
+        return 0
+    waiting = (
+        Invitation.objects.alias(email_lower=Lower("email"))  # docs_invitation_email_idx
+        .filter(email_lower=email.lower(), expires_at__gt=timezone.now())
+        .exists()
+    )
+    return invitations_convert(user=user) if waiting else 0
 
 
 def invitations_purge_expired(*, now: dt.datetime | None = None) -> int:

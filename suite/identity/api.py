@@ -8,12 +8,11 @@ from django.conf import settings
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
-from django_ratelimit.core import is_ratelimited
 from ninja import Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from suite.errors import RateLimited, ValidationFailed
+from suite.errors import ValidationFailed
 from suite.identity import selectors, services, tokens
 from suite.identity.auth import actor
 from suite.identity.models import TeamMembership
@@ -30,6 +29,7 @@ from suite.identity.schemas import (
     TokenOut,
     UserOut,
 )
+from suite.rate_limits import limit_actor
 
 users_router = Router(tags=["users"])
 teams_router = Router(tags=["teams"])
@@ -49,10 +49,7 @@ def me_update(request: HttpRequest, payload: MeUpdateIn):
 @users_router.get("/", response=list[UserOut], summary="Search people to share with")
 @paginate
 def user_search(request: HttpRequest, q: str):
-    if is_ratelimited(
-        request, group="users.search", key="user", rate=settings.USER_SEARCH_RATE, increment=True
-    ):
-        raise RateLimited(headers={"Retry-After": "60"})
+    limit_actor(group="users.search", actor=actor(request), rate=settings.USER_SEARCH_RATE)
     if len(q.strip()) < selectors.SEARCH_MIN_LENGTH:
         raise ValidationFailed(
             _("Type at least %(n)s characters.") % {"n": selectors.SEARCH_MIN_LENGTH},

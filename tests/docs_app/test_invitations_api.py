@@ -1,4 +1,4 @@
-"""``/api/v1/documents/<id>/invitations/``: inviting email addresses without an account."""
+"""``/api/v1/documents/<id>/invitations/``: inviting email addresses (with an account or not)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from docs_app.models import Invitation
 from suite.access.roles import Role
+from suite.identity.models import User
 from tests.conftest import assert_error
 from tests.docs_app.factories_sharing import (
     API,
@@ -18,7 +19,7 @@ from tests.docs_app.factories_sharing import (
     assert_list_query_count_is_constant,
     make_cast,
 )
-from tests.factories import UserFactory
+from tests.factories import OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -105,16 +106,88 @@ def test_create_above_own_role_is_denied(api, cast):
     assert not Invitation.objects.exists()
 
 
-def test_create_for_existing_account_is_conflict_with_user_id(api, cast):
-    known = UserFactory(email="known.person@example.org")
+def test_create_for_an_account_the_inviter_can_find_is_conflict_with_user_id(api, cast):
+    organization = OrganizationFactory()
+    User.objects.filter(pk=cast["owner"].pk).update(organization=organization)
+    colleague = UserFactory(email="known.person@example.org", organization=organization)
     error = assert_error(
         api(cast["owner"]).post(url(cast), json={"email": "KNOWN.person@example.org",
                                                  "role": "reader"}),
         409,
         "user_exists",
     )
-    assert error["details"]["user"] == str(known.pk)
+    assert error["details"]["user"] == str(colleague.pk)
     assert not Invitation.objects.exists()
+
+
+def _answer_without_ids(response):
+    body = response.json()
+    return response.status_code, sorted(body), body["role"], body["issuer"], body["is_expired"]
+
+
+@pytest.mark.parametrize("where", ["other_organization", "no_organization"])
+def test_create_for_an_account_outside_search_scope_looks_like_a_new_address(
+    api, cast, where, mailoutbox, django_capture_on_commit_callbacks
+):
+    """User search would not find them (``USER_SEARCH_SCOPE=organization``): the invitation
+    must not tell either, so it answers exactly as for an address without an account."""
+    User.objects.filter(pk=cast["owner"].pk).update(organization=OrganizationFactory())
+    outsider = UserFactory(
+        email="outsider@example.org",
+        organization=OrganizationFactory() if where == "other_organization" else None,
+    )
+    owner = api(cast["owner"])
+    with django_capture_on_commit_callbacks(execute=True):
+        known = owner.post(url(cast), json={"email": "Outsider@example.org", "role": "reader"})
+        unknown = owner.post(url(cast), json={"email": "nobody@example.org", "role": "reader"})
+
+    assert known.status_code == 201, known.content
+    assert _answer_without_ids(known) == _answer_without_ids(unknown)
+    assert str(outsider.pk) not in known.content.decode()
+    assert sorted(m.to[0] for m in mailoutbox) == ["Outsider@example.org", "nobody@example.org"]
+    assert mailoutbox[0].body.replace("Outsider@example.org", "X") == mailoutbox[1].body.replace(
+        "nobody@example.org", "X"
+    )
+    listed = {item["email"]: item for item in owner.get(url(cast)).json()["items"]}
+    assert set(listed) == {"Outsider@example.org", "nobody@example.org"}
+
+
+def test_create_for_anyone_with_an_account_is_conflict_when_search_finds_everyone(
+    api, cast, settings
+):
+    settings.USER_SEARCH_SCOPE = "all"
+    User.objects.filter(pk=cast["owner"].pk).update(organization=OrganizationFactory())
+    outsider = UserFactory(email="outsider@example.org", organization=OrganizationFactory())
+    error = assert_error(
+        api(cast["owner"]).post(url(cast), json={"email": "outsider@example.org", "role": "reader"}),
+        409, "user_exists",
+    )
+    assert error["details"]["user"] == str(outsider.pk)
+
+
+def test_create_is_rate_limited_per_inviter(api, cast, settings, mailoutbox,
+                                            django_capture_on_commit_callbacks):
+    settings.DOCS_INVITATION_RATE = "3/m"
+    organization = OrganizationFactory()
+    User.objects.filter(pk=cast["owner"].pk).update(organization=organization)
+    colleague = UserFactory(organization=organization)
+    owner = api(cast["owner"])
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(2):
+            assert owner.post(url(cast), json={"email": f"p{n}@example.org", "role": "reader"}).status_code == 201
+        # An answer about an existing account counts as much as an invitation sent.
+        assert_error(owner.post(url(cast), json={"email": colleague.email, "role": "reader"}),
+                     409, "user_exists")
+        refused = owner.post(url(cast), json={"email": "p3@example.org", "role": "reader"})
+        assert_error(refused, 429, "rate_limited")
+        assert 1 <= int(refused["Retry-After"]) <= 60
+        assert_error(owner.post(url(cast), json={"email": colleague.email, "role": "reader"}),
+                     429, "rate_limited")
+        # The limit is the inviter's, not the document's.
+        other = api(cast["administrator"]).post(url(cast), json={"email": "p4@example.org", "role": "reader"})
+        assert other.status_code == 201
+    assert sorted(m.to[0] for m in mailoutbox) == ["p0@example.org", "p1@example.org", "p4@example.org"]
+    assert Invitation.objects.count() == 3
 
 
 def test_create_duplicate_is_conflict_case_insensitively(api, cast):

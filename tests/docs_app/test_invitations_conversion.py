@@ -10,7 +10,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.utils import timezone
 
 from docs_app.models import DocumentAccess, Invitation
-from docs_app.services.invitations import invitations_convert
+from docs_app.services.invitations import invitations_convert, invitations_convert_waiting
 from docs_app.tasks_invitations import purge_expired_invitations
 from suite.access.roles import Role
 from tests.docs_app.factories_sharing import API, grant, make_document
@@ -125,3 +125,49 @@ def test_purge_task_deletes_only_expired_invitations(documents):
     assert purge_expired_invitations.delay().get() == 2
 
     assert list(Invitation.objects.values_list("pk", flat=True)) == [live.pk]
+
+
+def test_an_invitee_already_signed_in_opens_the_document_at_once(api, documents):
+    """Invited while holding a session or an API token (no new sign-in coming): the first
+    request for what they cannot open yet converts their invitations."""
+    document, _, _ = documents
+    child = make_document(parent=document, title="Child")
+    owner = UserFactory()
+    grant(document, Role.OWNER, user=owner)
+    invitee = UserFactory(email="lea@example.org")
+    as_invitee = api(invitee)
+    assert as_invitee.get(f"{API}/{document.pk}").status_code == 404  # nothing to convert yet
+
+    assert api(owner).post(f"{API}/{document.pk}/invitations/",
+                           json={"email": "Lea@Example.org", "role": "editor"}).status_code == 201
+    response = as_invitee.get(f"{API}/{child.pk}")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["role"] == "editor"  # inherited from the invitation's document
+    assert DocumentAccess.objects.get(user=invitee, resource=document).role == Role.EDITOR
+    assert not Invitation.objects.exists()
+
+
+def test_only_the_invitee_converts_on_access(api, documents):
+    document = documents[0]
+    invite(document, "max@example.org", Role.EDITOR)
+    assert api(UserFactory(email="not.max@example.org")).get(f"{API}/{document.pk}").status_code == 404
+    assert Invitation.objects.count() == 1 and not DocumentAccess.objects.exists()
+
+
+def test_a_failing_conversion_on_access_answers_the_refusal(api, documents, caplog):
+    document = documents[0]
+    invite(document, "nina@example.org", Role.EDITOR)
+    Invitation.objects.update(role=99)  # bad data: the conversion raises part-way
+    with caplog.at_level(logging.ERROR, logger="docs_app.permissions"):
+        response = api(UserFactory(email="nina@example.org")).get(f"{API}/{document.pk}")
+    assert response.status_code == 404
+    assert "could not convert invitations" in caplog.text
+    assert Invitation.objects.count() == 1
+
+
+def test_a_refusal_without_invitations_costs_one_query(documents, django_assert_num_queries):
+    user = UserFactory(email="olga@example.org")
+    invite(documents[0], "someone@example.org")
+    with django_assert_num_queries(1):
+        assert invitations_convert_waiting(user=user) == 0

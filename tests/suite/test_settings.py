@@ -175,3 +175,20 @@ def test_database_url_host_parameter_wins_as_in_libpq():
 
 def test_database_url_application_name_is_kept():
     assert connection_params("postgresql://communs@db/communs?application_name=web-1")["application_name"] == "web-1"
+
+
+@pytest.mark.parametrize("value", ["30/m", "0/s", "100/6h", "5/d"])
+def test_rate_reader_accepts_django_ratelimit_rates(value):
+    assert Env({"X_RATE": value}).rate("X_RATE", "1/s") == value
+
+
+@pytest.mark.parametrize("value", ["lots", "30", "30/week", "-1/m", "30/0m", "/m"])
+def test_rate_reader_rejects_garbage_naming_the_variable(value):
+    with pytest.raises(ConfigError, match="^X_RATE: expected a rate"):
+        Env({"X_RATE": value}).rate("X_RATE", "1/s")
+
+
+def test_a_bad_invitation_rate_stops_the_settings_naming_the_variable():
+    result = load_settings({"DOCS_INVITATION_RATE": "many"})
+    assert result.returncode != 0
+    assert "DOCS_INVITATION_RATE: expected a rate" in result.stderr

@@ -89,3 +89,14 @@ def test_search_requires_q(api, user):
 
 def test_search_requires_auth(client):
     assert_error(client.get("/api/v1/users/?q=camille"), 401, "not_authenticated")
+
+
+def test_search_is_rate_limited_per_user(api, user, settings):
+    settings.USER_SEARCH_RATE = "2/m"
+    me = api(user)
+    assert me.get("/api/v1/users/?q=camille").status_code == 200
+    assert me.get("/api/v1/users/?q=dominique").status_code == 200
+    refused = me.get("/api/v1/users/?q=eve")
+    assert_error(refused, 429, "rate_limited")
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert api(UserFactory()).get("/api/v1/users/?q=eve").status_code == 200
