@@ -18,6 +18,7 @@ plain iterator.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import AsyncIterator, Iterable
 
 from asgiref.sync import sync_to_async
@@ -77,18 +78,25 @@ def _unsatisfiable(size: int) -> BlobRangeNotSatisfiable:
     return BlobRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
 
 
-class _ThreadedChunks:
+class ThreadedChunks:
     """An asynchronous iterator over a blocking one: each ``next`` runs in a worker thread
     (not the thread reserved for the ORM: reading the store needs no database), one at a
-    time, so the event loop never waits for the store and memory holds one chunk."""
+    time, so the event loop never waits for the store and memory holds one chunk.
+
+    :meth:`close` (the response ending, or the client gone: the pending ``next`` is then
+    abandoned, not stopped) waits for a chunk being read and closes the source after it: a
+    generator cannot be closed while it runs, nor a stream while another thread reads it."""
 
     def __init__(self, chunks: Iterable[bytes]):
         self._source = chunks
         self._iterator = iter(chunks)
+        self._lock = threading.Lock()
+        self._closed = False
         self._next = sync_to_async(self._pull, thread_sensitive=False)
 
     def _pull(self) -> bytes | None:
-        return next(self._iterator, None)
+        with self._lock:
+            return None if self._closed else next(self._iterator, None)
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
@@ -100,16 +108,20 @@ class _ThreadedChunks:
         return chunk
 
     def close(self) -> None:
-        close = getattr(self._source, "close", None)
-        if close is not None:
-            close()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            close = getattr(self._source, "close", None)
+            if close is not None:
+                close()
 
 
-def streaming_body(request: HttpRequest, chunks: Iterable[bytes]) -> Iterable[bytes] | _ThreadedChunks:
+def streaming_body(request: HttpRequest, chunks: Iterable[bytes]) -> Iterable[bytes] | ThreadedChunks:
     """``chunks`` in the form the request's handler streams without buffering (see the
     module docstring). ``chunks``' ``close()``, if any, is called when the response ends,
     also when the client went away."""
-    return _ThreadedChunks(chunks) if isinstance(request, ASGIRequest) else chunks
+    return ThreadedChunks(chunks) if isinstance(request, ASGIRequest) else chunks
 
 
 def blob_response(
