@@ -80,7 +80,7 @@ class SuiteServer:
             try:
                 if requests.get(f"{self.base}/healthz", timeout=1).status_code == 200:
                     return self
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy migrating
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(f"suite serve did not answer in time:\n{self.log()}")
