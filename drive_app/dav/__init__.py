@@ -4,8 +4,9 @@ items, access rules and storage.
 Built on WsgiDAV (a maintained WebDAV server library, litmus-tested) with our own provider
 (``provider``, ``resources``, ``namespace``), lock storage in PostgreSQL (``locks``), dead
 properties in PostgreSQL (``properties``), Basic authentication with app passwords
-(``auth``) and ``DAV:error`` bodies (``errors``); served through a2wsgi (``app``). Decision
-record: docs/decisions/0013-webdav.md.
+(``auth``), ``DAV:error`` bodies (``errors``), bad input refused before WsgiDAV reads it
+(``validation``) and byte ranges by RFC 9110 (``ranges``); served through a2wsgi (``app``).
+Decision record: docs/decisions/0013-webdav.md.
 """
 
 from drive_app.dav.app import asgi_application, build_wsgi_application

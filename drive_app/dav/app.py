@@ -9,7 +9,9 @@ Layers, outermost first:
    read from the ASGI ``receive`` channel as WsgiDAV reads it (nothing buffered whole).
 3. :class:`DatabaseScope` (WSGI): the request's database connection is released at its end,
    like Django does for its own requests.
-4. ``WsgiDAVApp`` with the middlewares :class:`~drive_app.dav.errors.DavErrorRenderer`,
+4. :class:`~drive_app.dav.validation.RequestTargetGuard` (WSGI): a path no resource can
+   have (a NUL, ``..`` above ``/dav/``) is answered 400 before WsgiDAV sees it.
+5. ``WsgiDAVApp`` with the middlewares :class:`~drive_app.dav.errors.DavErrorRenderer`,
    :class:`~drive_app.dav.auth.DavBasicAuth` and :class:`DavRequestResolver`.
 """
 
@@ -18,7 +20,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from a2wsgi import WSGIMiddleware
 from django.conf import settings
@@ -36,6 +37,8 @@ from drive_app.dav.locks import DavLockManager, DavLockStorage
 from drive_app.dav.namespace import MOUNT_PATH
 from drive_app.dav.properties import DeadPropertyManager
 from drive_app.dav.provider import DriveDavProvider
+from drive_app.dav.ranges import plan_range
+from drive_app.dav.validation import RequestTargetGuard, check_xml_depth, dav_path_of_url
 
 #: Bytes WsgiDAV reads from a PUT body at a time (and sends of a GET body).
 BLOCK_SIZE = 1024 * 1024
@@ -48,7 +51,8 @@ class DavRequestResolver(BaseMiddleware):
     """The innermost layer (in place of WsgiDAV's RequestResolver): one ``RequestServer``
     per request, with PROPFIND ``Depth: infinity`` refused (403 with the RFC 4918
     ``DAV:propfind-finite-depth`` precondition: a whole drive in one response would be
-    unbounded work)."""
+    unbounded work), bodies, header URLs and ranges checked first (``validation``,
+    ``ranges``)."""
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         method = environ.get("REQUEST_METHOD", "")
@@ -59,10 +63,18 @@ class DavRequestResolver(BaseMiddleware):
                 403, _("Depth: infinity is not supported; list folders one level at a time (Depth: 1)."),
                 code="propfind_finite_depth", condition=PRECONDITION_CODE_PropfindFiniteDepth,
             )
+        if method in XML_BODY_METHODS:
+            check_xml_depth(environ)
+        if method in ("COPY", "MOVE") and environ.get("HTTP_DESTINATION"):
+            dav_path_of_url(environ["HTTP_DESTINATION"], header="Destination")
         if environ.get("HTTP_IF"):
             _tag_if_conditions(environ)
         if method == "MOVE" and (environ.get("HTTP_OVERWRITE") or "").strip().upper() == "F":
             _renaming_in_case_overwrites_nothing(environ)
+        if method in ("GET", "HEAD") and environ.get("HTTP_RANGE"):
+            resource = environ["wsgidav.provider"].get_resource_inst(environ.get("PATH_INFO") or "/", environ)
+            if resource is not None and not resource.is_collection:
+                plan_range(environ, resource)
         server = RequestServer(environ["wsgidav.provider"])
         server.allow_propfind_infinite = False
         yield from server(environ, start_response)
@@ -80,9 +92,9 @@ def _tag_if_conditions(environ: dict[str, Any]) -> None:
     for tag, lists in conditions.items():
         key = tag
         if tag != "*":
-            path = unquote(urlsplit(tag).path)
-            if path == MOUNT_PATH or path.startswith(MOUNT_PATH + "/"):
-                resource = provider.get_resource_inst(path[len(MOUNT_PATH):] or "/", environ)
+            path = dav_path_of_url(tag, header="If")
+            if path is not None:
+                resource = provider.get_resource_inst(path, environ)
                 if resource is not None:
                     key = resource.get_ref_url()
         tagged.setdefault(key, []).extend(lists)
@@ -93,12 +105,12 @@ def _renaming_in_case_overwrites_nothing(environ: dict[str, Any]) -> None:
     """A MOVE to the same name in another case (``report.txt`` to ``Report.txt``) finds the
     source itself at the destination, names being unique case-insensitively: a rename, not
     an overwrite. GNOME (gvfs) renames with ``Overwrite: F``; WsgiDAV would answer 412."""
-    path = unquote(urlsplit(environ.get("HTTP_DESTINATION") or "").path)
-    if not path.startswith(MOUNT_PATH + "/"):
+    path = dav_path_of_url(environ.get("HTTP_DESTINATION") or "", header="Destination")
+    if path is None:
         return
     provider = environ["wsgidav.provider"]
     source = provider.get_resource_inst(environ.get("PATH_INFO") or "/", environ)
-    target = provider.get_resource_inst(util.normalize_path(path[len(MOUNT_PATH):]), environ)
+    target = provider.get_resource_inst(path, environ)
     same = getattr(getattr(source, "item", None), "pk", None)
     if same is not None and same == getattr(getattr(target, "item", None), "pk", None):
         environ["HTTP_OVERWRITE"] = "T"
@@ -145,7 +157,7 @@ def build_wsgi_application() -> Any:
     }
     application = WsgiDAVApp(config)
     provider.set_lock_manager(DavLockManager(DavLockStorage()))
-    return DatabaseScope(application)
+    return DatabaseScope(RequestTargetGuard(application))
 
 
 class MountedDav:

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 from wsgidav import util
-from wsgidav.dav_error import DAVError, DAVErrorCondition
+from wsgidav.dav_error import ERROR_DESCRIPTIONS, DAVError, DAVErrorCondition
 from wsgidav.mw.base_mw import BaseMiddleware
 
 from drive_app.dav import namespace
@@ -62,6 +62,11 @@ REASONS = {
     429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
     507: "Insufficient Storage",
 }
+# WsgiDAV writes the statuses of a multistatus (``<D:status>``) from its own table, which
+# lacks some (a property refused for lack of room read "507 Status"): it learns ours.
+for _status, _reason in REASONS.items():
+    ERROR_DESCRIPTIONS.setdefault(_status, f"{_status} {_reason}")
+
 #: Service error codes whose DAV status differs from the REST API's.
 STATUS_FOR_CODE = {
     "size_mismatch": 400,  # the body did not have its Content-Length
@@ -92,6 +97,11 @@ class DavProblem(DAVError):
     def get_response_page(self) -> tuple[str, bytes]:
         return "application/xml; charset=utf-8", error_body(self)
 
+    def get_user_info(self) -> str:
+        """What WsgiDAV writes into a multistatus ``DAV:responsedescription`` (PROPPATCH):
+        the status and our message, never the source exception's text."""
+        return f"{status_line(int(self.value))}: {self.message or default_message(int(self.value))}"
+
 
 def problem_from(exc: SuiteError) -> DavProblem:
     """The DAV error for a service error (same code and message as the REST API)."""
@@ -111,9 +121,11 @@ def as_problem(exc: BaseException) -> DavProblem:
         if exc.value == 500 and exc.src_exception is not None:
             logger.error("DAV request failed", exc_info=exc.src_exception)
             return DavProblem(500, _("An internal error occurred."))
-        # WsgiDAV's context is English developer text (a path for 404s): kept, but for 404.
-        message = None if exc.value == 404 else exc.context_info
-        return DavProblem(exc.value, message, condition=exc.err_condition, headers=exc.add_headers)
+        # WsgiDAV's context is English developer text (a path, its configuration options, a
+        # link to its repository): for the log only; the client gets our message.
+        if exc.context_info:
+            logger.debug("DAV request refused (%s): %s", exc.value, exc.context_info)
+        return DavProblem(exc.value, condition=exc.err_condition, headers=exc.add_headers)
     logger.exception("DAV request failed")
     return DavProblem(500, _("An internal error occurred."))
 
@@ -129,12 +141,22 @@ def _user_href(ref: str, session: DavSession | None) -> str:
 
 def default_message(status: int) -> str:
     messages = {
+        400: _("The request is malformed."),
         401: _("Sign in with your email and an app password."),
         403: _("You do not have permission to perform this action."),
         404: _("Not found."),
+        405: _("This method is not allowed on this resource."),
         409: _("The request conflicts with the current state."),
         412: _("A precondition of the request failed."),
+        413: _("The request body is too large."),
+        415: _("This request body is not supported."),
+        416: _("The requested range is outside the file."),
+        422: _("The request cannot be processed."),
         423: _("This resource is locked."),
+        424: _("Not done: another change of the same request failed."),
+        500: _("An internal error occurred."),
+        501: _("This method is not supported."),
+        502: _("The destination is not on this server."),
         507: _("Not enough space left."),
     }
     return str(messages.get(status, REASONS.get(status, "")))
@@ -168,11 +190,24 @@ def _without_date(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(name, value) for name, value in headers if name.lower() != "date"]
 
 
+#: Headers describing a body, dropped with the body of a WsgiDAV status page.
+BODY_HEADERS = frozenset({"content-type", "content-length"})
+
+
+def _status_page(status: str, headers: list[tuple[str, str]]) -> bool:
+    """Whether WsgiDAV is sending one of its HTML status pages (``DAVError.
+    get_response_page``: a 201 after PUT, MKCOL, COPY or MOVE, an error it answers without
+    raising) rather than a resource: files are only ever sent with 200 or 206."""
+    content_type = next((value for name, value in headers if name.lower() == "content-type"), "")
+    return content_type.lower().startswith("text/html") and not status.startswith(("200", "206"))
+
+
 class DavErrorRenderer(BaseMiddleware):
     """Outermost DAV middleware (in place of WsgiDAV's ErrorPrinter): turns every error into
     a ``DAV:error`` response and holds the status line back until the first body chunk, so
     an error raised while the body is being prepared (an S3 read failing) still gets a
-    proper status."""
+    proper status. WsgiDAV's own HTML status pages never reach the client: a success is
+    answered with an empty body, an error with our ``DAV:error`` document."""
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         pending: list[tuple[str, list[tuple[str, str]], Any]] = []
@@ -189,6 +224,8 @@ class DavErrorRenderer(BaseMiddleware):
             try:
                 for chunk in app_iter:
                     if not started:
+                        if _status_page(*pending[0][:2]):
+                            break  # its body is replaced below
                         start_response(*pending[0])
                         started = True
                     yield chunk
@@ -196,7 +233,11 @@ class DavErrorRenderer(BaseMiddleware):
                 if hasattr(app_iter, "close"):
                     app_iter.close()
             if not started:
-                start_response(*pending[0])
+                status, headers, exc_info = pending[0]
+                if _status_page(status, headers):
+                    yield from self._replace_status_page(environ, start_response, status, headers)
+                    return
+                start_response(status, headers, exc_info)
             return
         except Exception as exc:  # noqa: BLE001 -- every failure becomes a DAV error response
             if started:
@@ -204,10 +245,22 @@ class DavErrorRenderer(BaseMiddleware):
                 logger.exception("DAV response failed while streaming")
                 raise
             problem = as_problem(exc)
-        yield from self._send(environ, start_response, problem)
+        yield from self.send_problem(environ, start_response, problem)
+
+    @classmethod
+    def _replace_status_page(cls, environ: dict[str, Any], start_response: Any, status: str,
+                             headers: list[tuple[str, str]]) -> Iterator[bytes]:
+        kept = [(name, value) for name, value in headers if name.lower() not in BODY_HEADERS]
+        code = int(status.split()[0])
+        if code >= 400:
+            yield from cls.send_problem(environ, start_response, DavProblem(code, headers=kept or None))
+            return
+        start_response(status, [("Content-Length", "0"), *kept])
+        yield b""
 
     @staticmethod
-    def _send(environ: dict[str, Any], start_response: Any, problem: DavProblem) -> Iterator[bytes]:
+    def send_problem(environ: dict[str, Any], start_response: Any, problem: DavProblem) -> Iterator[bytes]:
+        """Answer ``problem`` as a ``DAV:error`` response."""
         status = int(problem.value)
         headers: list[tuple[str, str]] = []
         if problem.add_headers:

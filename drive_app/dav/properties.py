@@ -18,11 +18,24 @@ from django.utils.translation import gettext as _
 from drive_app.dav.errors import DavProblem
 from drive_app.dav.namespace import tree_path_of_ref
 from drive_app.dav.session import current_session
+from drive_app.dav.validation import element_depth
 from drive_app.models import DeadProperty, Item
 
 MAX_VALUE_BYTES = 64 * 1024
+#: Levels of XML in a value, the property's own element included (a client's properties are
+#: text or a few elements; WsgiDAV serializes values recursively, see ``validation``).
+MAX_VALUE_DEPTH = 32
 MAX_PROPERTIES_PER_ITEM = 200
 NAME_MAX_LENGTH: int = DeadProperty._meta.get_field("name").max_length or 512
+
+
+def check_value(element: Any) -> None:
+    """Refuse (507, as for a value too large) a value nested deeper than MAX_VALUE_DEPTH."""
+    if element_depth(element) > MAX_VALUE_DEPTH:
+        raise DavProblem(
+            507, _("This property is nested too deeply to be stored (at most %(max)s levels).") % {"max": MAX_VALUE_DEPTH},
+            code="property_too_large",
+        )
 
 
 def _item_id(ref: str) -> uuid.UUID | None:

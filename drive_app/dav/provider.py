@@ -22,9 +22,12 @@ class DriveDavProvider(DAVProvider):
     def is_readonly(self) -> bool:
         return False
 
-    def get_resource_inst(self, path: str, environ: dict[str, Any]) -> Any:
+    def get_resource_inst(self, path: str | None, environ: dict[str, Any]) -> Any:
         """The resource at ``path`` for this request's user, or None when it does not exist
-        for them (missing and invisible are the same)."""
+        for them (missing and invisible are the same). ``path`` is None for the parent of
+        ``/`` (WsgiDAV's ``get_uri_parent``): nothing."""
+        if path is None:
+            return None
         session = session_of(environ)
         key = "/" + "/".join(namespace.split_path(path))
         if key in session.resources:

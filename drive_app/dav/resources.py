@@ -149,9 +149,12 @@ class ItemBacked:
             return str(value)
         return super().get_property_value(name)  # type: ignore[misc]
 
+    @dav_errors  # WsgiDAV writes a failure's text into the multistatus: ours, never Python's
     def set_property_value(self, name: str, value: Any, *, dry_run: bool = False) -> Any:
         if not self.can_edit:
             raise DavProblem(403, _("You cannot change the properties of this item."))
+        if value is not None:
+            properties.check_value(value)
         return super().set_property_value(name, value, dry_run=dry_run)  # type: ignore[misc]
 
     # --- quota (RFC 4331), on the collections of the user's own space ---------------------

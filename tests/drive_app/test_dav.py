@@ -98,7 +98,11 @@ class Dav:
             payload = b"".join(iterable)
         finally:
             getattr(iterable, "close", lambda: None)()
-        return Reply(started["status"], started["headers"], payload)  # type: ignore[arg-type]
+        reply = Reply(started["status"], started["headers"], payload)  # type: ignore[arg-type]
+        # Every response is whole: a body shorter than announced is a truncated transfer.
+        if method != "HEAD" and "content-length" in reply.headers:
+            assert int(reply.headers["content-length"]) == len(payload), (reply.status, reply.headers, payload)
+        return reply
 
     def url(self, path: str) -> str:
         return "http://testserver/dav" + quote(path)

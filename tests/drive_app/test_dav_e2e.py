@@ -5,8 +5,10 @@ through the REST API, a large PUT streamed with bounded server memory, and the d
 
 from __future__ import annotations
 
+import base64
 import filecmp
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -108,7 +110,7 @@ def accounts(server) -> dict[str, Account]:
     commands an administrator uses (``suite user create``, ``suite token create --scope
     dav``); the others unscoped tokens (app passwords and REST API tokens), made in bulk."""
     litmus = Account(server, "litmus", scope="dav")
-    others = [Account(server, name) for name in ("rclone", "large", "owner", "stranger", "reader", "guessed")]
+    others = [Account(server, name) for name in ("rclone", "large", "owner", "stranger", "reader", "guessed", "prober")]
     spec = json.dumps([[account.name, account.email] for account in others])
     with ThreadPoolExecutor(max_workers=2) as pool:
         created = pool.submit(server.suite, "manage", "shell", "-c", CREATE_ACCOUNTS % spec)
@@ -370,3 +372,50 @@ def test_wrong_app_password_is_refused_then_rate_limited(accounts):
     limited = account.dav("propfind", "", headers={"Depth": "0"})
     assert_dav_error(limited, 429, "rate_limited")
     assert int(limited.headers["Retry-After"]) > 0
+
+
+# --- malformed requests over HTTP ----------------------------------------------------------------
+
+
+def _raw(server: SuiteServer, method: str, target: str, headers: dict[str, str] | None = None,
+         body: bytes = b"") -> tuple[int, dict[str, str], bytes]:
+    """One request with ``target`` sent as written (requests would remove its dot segments);
+    the body read whole (a body shorter than its Content-Length raises IncompleteRead)."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request(method, target, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, {name.lower(): value for name, value in response.getheaders()}, response.read()
+    finally:
+        connection.close()
+
+
+def test_malformed_requests_get_whole_dav_errors_and_log_no_failure(server, accounts):
+    """Even signed out, ``..`` above /dav/ is a complete 400 (the ASGI server logged a
+    RuntimeError and the client saw a truncated body); a NUL in the path, a Destination that
+    is not a URL, a range past the end or XML nested 1,000 levels deep are clean 4xx, and a
+    PUT's 201 has no body: nothing of WsgiDAV's pages, nothing in the server's error log."""
+    account = accounts["prober"]
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{account.email}:{account.password}".encode()).decode()}
+    logged = len(server.log())
+    for target in ("/dav/../x", "/dav/%2e%2e/x", "/dav/a/%2E%2E/%2e%2e/etc/passwd"):
+        status, headers, body = _raw(server, "GET", target)
+        assert (status, headers["content-type"]) == (400, "application/xml; charset=utf-8"), (target, body)
+        assert b"<C:code>invalid_path</C:code>" in body and int(headers["content-length"]) == len(body)
+
+    status, headers, body = _raw(server, "PUT", "/dav/probe.txt", auth, b"0123456789")
+    assert (status, body, headers["content-length"]) == (201, b"", "0") and "content-type" not in headers
+    refusals = [
+        (_raw(server, "MKCOL", "/dav/new%00dir", auth), 400, "invalid_path"),
+        (_raw(server, "COPY", "/dav/probe.txt", {**auth, "Destination": "http://[::1"}), 400, "invalid_header"),
+        (_raw(server, "GET", "/dav/probe.txt", {**auth, "Range": "bytes=-0"}), 416, "range_not_satisfiable"),
+        (_raw(server, "PROPPATCH", "/dav/probe.txt", auth, (
+            '<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-test"><D:set><D:prop><Z:p>'
+            + "<Z:n>" * 1000 + "</Z:n>" * 1000 + "</Z:p></D:prop></D:set></D:propertyupdate>").encode()), 400, "xml_too_deep"),
+    ]
+    for (status, headers, body), expected, code in refusals:
+        assert status == expected and f"<C:code>{code}</C:code>".encode() in body, (status, body)
+        assert int(headers["content-length"]) == len(body) and b"Error" not in body.replace(b"D:error", b"")
+    assert refusals[2][0][1]["content-range"] == "bytes */10"
+    new_log = server.log()[logged:]
+    assert "Exception in ASGI application" not in new_log and "DAV request failed" not in new_log, new_log
