@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.signals import user_logged_in, user_logged_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.contrib.sessions.models import Session
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
@@ -41,6 +41,17 @@ def on_logout(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         Session.objects.filter(session_key=session.session_key).delete()
     record_audit(AuditAction.LOGOUT, actor=user, target=user, request=request)
     credentials_changed([user.pk], "logout")
+
+
+@receiver(user_login_failed)
+def on_login_failed(sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+    if "nonce" in credentials:
+        return  # a refused OIDC login: the OIDC backend already audited it with its reason
+    record_audit(
+        AuditAction.LOGIN_FAILED,
+        request=request,
+        username=str(credentials.get("username") or credentials.get("email") or "")[:254],
+    )
 
 
 @receiver(pre_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="identity.credentials_before_user_save")
