@@ -1,4 +1,5 @@
-"""Track sessions (for back-channel logout) and audit logins and logouts."""
+"""Track sessions (for back-channel logout), audit logins and logouts, and announce credential
+changes (logout, password change, deactivation) so open sockets end with them."""
 
 from __future__ import annotations
 
