@@ -11,7 +11,7 @@ import logging
 import typing
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI, Router
@@ -24,58 +24,31 @@ from ninja.errors import (
 )
 from pydantic import BaseModel
 
-from suite.errors import ErrorCode, SuiteError, error_response, suite_error_response
+from suite.errors import (
+    ErrorCode,
+    SuiteError,
+    body_too_large,
+    error_response,
+    suite_error_response,
+)
 from suite.identity.auth import ROUTE_AREAS, api_auth
+from suite.limits import enforce_body_limit
+from suite.openapi import SuiteOpenAPISchema
 from suite.schemas import InputSchema
 
 logger = logging.getLogger(__name__)
 
 
-ERROR_SCHEMA = {
-    "title": "Error",
-    "type": "object",
-    "required": ["error"],
-    "properties": {
-        "error": {
-            "type": "object",
-            "required": ["code", "message", "details"],
-            "properties": {
-                "code": {"type": "string", "description": "Machine-readable error code."},
-                "message": {"type": "string", "description": "Human-readable, translated."},
-                "details": {"type": "object", "additionalProperties": True},
-            },
-        }
-    },
-}
-
-#: Errors every operation may answer, documented once for all operations.
-COMMON_ERRORS = {
-    "401": "Not authenticated.",
-    "403": "Authenticated, but not allowed (or insufficient token scope).",
-    "404": "Not found (or not visible to you).",
-    "422": "Invalid input.",
-    "429": "Rate limited.",
-    "500": "Internal error.",
-}
-
-
 class SuiteAPI(NinjaAPI):
-    """NinjaAPI whose OpenAPI document also describes the uniform error responses, so
-    generated clients know their shape."""
+    """NinjaAPI whose OpenAPI document also describes every error response of every
+    operation in the uniform shape (:mod:`suite.openapi`), so generated clients know them."""
 
-    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
-        schema = super().get_openapi_schema(*args, **kwargs)
-        schema.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
-        reference = {"$ref": "#/components/schemas/Error"}
-        for operations in schema.get("paths", {}).values():
-            for operation in operations.values():
-                responses = operation.setdefault("responses", {})
-                for status, description in COMMON_ERRORS.items():
-                    responses.setdefault(
-                        status,
-                        {"description": description, "content": {"application/json": {"schema": reference}}},
-                    )
-        return schema
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> SuiteOpenAPISchema:
+        if path_prefix is None:
+            path_prefix = self.get_root_path(path_params or {})
+        return SuiteOpenAPISchema(self, path_prefix)
 
 
 def register_router(api: NinjaAPI, prefix: str, router: Router, *, scope_area: str) -> None:
@@ -188,6 +161,10 @@ def build_api() -> NinjaAPI:
         code = STATUS_CODES.get(exc.status_code, ErrorCode.BAD_REQUEST)
         return error_response(exc.status_code, code)
 
+    @api.exception_handler(RequestDataTooBig)
+    def on_body_too_large(request: HttpRequest, exc: Exception) -> HttpResponse:
+        return body_too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
     @api.exception_handler(Http404)
     def on_not_found(request: HttpRequest, exc: Exception) -> HttpResponse:
         return error_response(404, ErrorCode.NOT_FOUND)
@@ -200,6 +177,9 @@ def build_api() -> NinjaAPI:
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         logger.exception("unhandled error in API operation")
         return error_response(500, ErrorCode.INTERNAL_ERROR)
+
+    # Before ninja parses a body: the operation's body limit (suite.limits).
+    api.add_decorator(enforce_body_limit, mode="view")
 
     register_router(api, "/users/", users_router, scope_area="account")
     register_router(api, "/teams/", teams_router, scope_area="account")

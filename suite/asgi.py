@@ -17,13 +17,14 @@ django_application = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from suite.limits import RequestLimits  # noqa: E402
 from suite.mounts import MountedHTTP  # noqa: E402
 from suite.realtime.auth import TicketOrSessionAuthMiddleware  # noqa: E402
 from suite.realtime.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": MountedHTTP(django_application),
+        "http": MountedHTTP(RequestLimits(django_application)),
         "websocket": TicketOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns())),
     }
 )

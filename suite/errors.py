@@ -20,6 +20,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
@@ -35,6 +37,7 @@ class ErrorCode(enum.StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    URI_TOO_LONG = "uri_too_long"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
@@ -52,6 +55,7 @@ DEFAULT_STATUS = {
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.URI_TOO_LONG: 414,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.INTERNAL_ERROR: 500,
@@ -73,6 +77,7 @@ def _default_message(code: str) -> str:
         ErrorCode.METHOD_NOT_ALLOWED: _("This method is not allowed here."),
         ErrorCode.CONFLICT: _("The request conflicts with the current state."),
         ErrorCode.PAYLOAD_TOO_LARGE: _("The request body is too large."),
+        ErrorCode.URI_TOO_LONG: _("The URL is too long."),
         ErrorCode.UNSUPPORTED_MEDIA_TYPE: _("Unsupported media type."),
         ErrorCode.RATE_LIMITED: _("Too many requests; try again later."),
         ErrorCode.INTERNAL_ERROR: _("An internal error occurred."),
@@ -165,6 +170,15 @@ def suite_error_response(exc: SuiteError) -> JsonResponse:
     return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
 
 
+def body_too_large(limit: int) -> JsonResponse:
+    """413 for a request body over ``limit`` bytes (see ``suite.limits``)."""
+    return error_response(
+        413, ErrorCode.PAYLOAD_TOO_LARGE,
+        _("The request body is larger than %(limit)s bytes.") % {"limit": limit},
+        details={"max_bytes": limit},
+    )
+
+
 # Responses under these prefixes keep their protocol's own error bodies (WebDAV XML, WOPI).
 PROTOCOL_PREFIXES = ("/dav/", "/wopi/", "/static/")
 # Responses whose JSON body is their own report (readiness checks), kept as they are.
@@ -255,6 +269,8 @@ def invalid_text(request: HttpRequest) -> str | None:
     if content_type.startswith(_TEXT_BODY_TYPES):
         try:
             body = request.body
+        except RequestDataTooBig:
+            raise
         except Exception:  # noqa: BLE001 -- a body we cannot read is handled by the view
             return None
         if any(marker in body for marker in _NUL_MARKERS):
@@ -275,14 +291,18 @@ def _invalid_text_message(reason: str) -> str:
 
 class InputGuardMiddleware:
     """Rejects input that no endpoint can accept (NUL characters, lone surrogates) with a
-    uniform 400 whose ``details.reason`` says which."""
+    uniform 400 whose ``details.reason`` says which, and a body larger than any endpoint
+    accepts with 413."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path.startswith(PROTOCOL_PREFIXES):
-            reason = invalid_text(request)
+            try:
+                reason = invalid_text(request)
+            except RequestDataTooBig:  # over the largest limit of any endpoint
+                return body_too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
             if reason is not None:
                 return error_response(
                     400, ErrorCode.BAD_REQUEST, _invalid_text_message(reason),

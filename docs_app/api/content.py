@@ -16,6 +16,7 @@ from ninja.responses import Status
 from docs_app.schemas.content import ContentIn, ContentOut, ReadFormat, VersionIn, VersionOut
 from docs_app.services import content as services
 from suite.identity.auth import OptionalAuth, actor
+from suite.limits import body_limit
 
 router = Router()
 
@@ -33,6 +34,7 @@ def content_get(request: HttpRequest, document_id: str, format: ReadFormat = "js
     "/{document_id}/content", response=ContentOut,
     summary="Change the content (merged as a CRDT change; answers the new ProseMirror JSON)",
 )
+@body_limit("DOCS_CONTENT_MAX_BODY_BYTES")  # whole documents are imported here
 def content_patch(request: HttpRequest, document_id: str, payload: ContentIn):
     doc = services.content_write(
         actor=actor(request), document_id=document_id, fmt=payload.format,

@@ -18,6 +18,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import unescapeAll
 from markdown_it.tree import SyntaxTreeNode
@@ -35,7 +36,6 @@ _HTML_MARKS = {
 _HTML_TAG = re.compile(r"^<(/?)([a-zA-Z][a-zA-Z0-9]*)\s*(/?)>$")
 _TOKEN_MARKS = {"strong": "bold", "em": "italic", "s": "strike"}
 _ALIGN = re.compile(r"text-align:\s*(left|center|right)")
-MAX_MARKDOWN_LENGTH = 5_000_000
 
 
 @lru_cache(maxsize=1)
@@ -60,8 +60,10 @@ def markdown_to_json(text: str) -> dict:
     Raises :class:`ContentError` for input too large or too deeply nested for the schema."""
     if not isinstance(text, str):
         raise ContentError("Markdown must be a string", "")
-    if len(text) > MAX_MARKDOWN_LENGTH:
-        raise ContentError(f"Markdown longer than {MAX_MARKDOWN_LENGTH} characters", "")
+    # As long as the content API takes (a character is at least one byte of the body).
+    limit = settings.DOCS_CONTENT_MAX_BODY_BYTES
+    if len(text) > limit:
+        raise ContentError(f"Markdown longer than {limit} characters", "")
     tree = SyntaxTreeNode(markdown_parser().parse(text))
     return validate_json({"type": "doc", "content": _blocks(tree.children)})
 
