@@ -74,6 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print(f"[suite] database migrated in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     import uvicorn
 
+    from suite.http_protocol import SuiteHttpToolsProtocol
     from suite.realtime.compression import websocket_protocol
     from suite.scheduler import InProcessScheduler
 
@@ -99,6 +100,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         log_config=None,
         access_log=False,
         proxy_headers=settings.SECURE_PROXY_SSL_HEADER is not None,
+        http=SuiteHttpToolsProtocol,  # URL limit and parse errors in the uniform error shape
         ws=websocket_protocol(deflate=settings.WS_PER_MESSAGE_DEFLATE, min_bytes=settings.WS_DEFLATE_MIN_BYTES),
         ws_max_size=16 * 1024 * 1024,
         lifespan="off",
