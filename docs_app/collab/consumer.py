@@ -173,12 +173,16 @@ class DocumentSyncConsumer(AuthenticatedConsumer):
         await self._close(CloseCode.NOT_AUTHENTICATED, str(reason))
 
     async def recheck(self, access: Access | None) -> None:
+        # The epoch and the right to write change together (no await in between): the room
+        # records the epoch of each update it accepts (see Room.submit).
         if access is not None:
             self.access_epoch = access.epoch
         if access is not None and access.ended is not None:
+            self.writable = False
             await self._close(CloseCode.NOT_AUTHENTICATED, str(access.ended))
             return
         if access is None or not access.can_view:
+            self.writable = False
             reason = "document_deleted" if access is not None and access.in_trash else "access_revoked"
             code = CloseCode.NOT_FOUND if reason == "document_deleted" else CloseCode.FORBIDDEN
             await self._close(code, reason)

@@ -86,6 +86,9 @@ class Peer(Protocol):
     async def recheck(self, access: Any) -> None: ...
 
 
+Pending = tuple[bytes, "asyncio.Future[None]", "Peer | None", int]
+
+
 class PersistError(RuntimeError):
     """The update log could not be written: the update was not accepted."""
 
@@ -103,7 +106,9 @@ class Room:
         self.presence = Presence()
         self.closed = False
         self.log_rows = 0
-        self._pending: list[tuple[bytes, asyncio.Future[None], Peer | None]] = []
+        # (update, its future, the session it came from, the access epoch that session's
+        # right to write was resolved at when the update was accepted).
+        self._pending: list[Pending] = []
         self._flusher: asyncio.Task[None] | None = None
         self._compactor: asyncio.Task[None] | None = None
         self._channel: str | None = None
@@ -209,7 +214,11 @@ class Room:
         if novel == protocol.EMPTY_UPDATE:
             return False
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((novel, future, origin))
+        # The epoch is taken now, with the session's right to write that let the update in:
+        # by the time the flush runs, a re-check may have moved the session to a later
+        # epoch (and made it read-only) while this update waited.
+        epoch = origin.access_epoch if origin is not None else 0
+        self._pending.append((novel, future, origin, epoch))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush(), name=f"room-flush-{self.document_id}")
         await future
@@ -220,67 +229,64 @@ class Room:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
-                    refreshed = await in_thread(self._store)(batch)
+                    outcome = await in_thread(self._store)(batch)
                 except Exception as exc:
                     logger.exception("update log append failed", extra={"document_id": str(self.document_id)})
-                    for _, future, _ in batch:
+                    for _, future, _, _ in batch:
                         if not future.done():
                             future.set_exception(PersistError(str(exc)))
                     continue
-                refused = {peer for peer, access in refreshed.items() if not peer.may_write(access)}
+                stored, refreshed = outcome
                 for peer, access in refreshed.items():
                     await peer.recheck(access)
-                if refused:
-                    for _, future, origin in batch:
-                        if origin in refused and not future.done():
+                if len(stored) < len(batch):
+                    kept = {id(entry) for entry in stored}
+                    for _, future, _, _ in (entry for entry in batch if id(entry) not in kept):
+                        if not future.done():
                             future.set_exception(WriteRefused())
-                    batch = [entry for entry in batch if entry[2] not in refused]
+                    batch = stored
                     if not batch:
                         continue
-                updates = [update for update, _, _ in batch]
+                updates = [update for update, _, _, _ in batch]
                 self.log_rows += len(batch)
                 self._apply_and_relay(batch)
                 if self._publish:
                     await self._send_to_group({"type": "collab.update", "updates": updates})
-                for _, future, _ in batch:
+                for _, future, _, _ in batch:
                     if not future.done():
                         future.set_result(None)
                 self._after_write()
         finally:
             self._flusher = None
 
-    def _store(self, batch: list[tuple[bytes, Any, Peer | None]]) -> dict[Peer, Any]:
+    def _store(self, batch: list[Pending]) -> tuple[list[Pending], dict[Peer, Any]]:
         """Append the updates of ``batch`` whose sessions may still write, in one
-        transaction that holds the access epoch (``suite.access.epoch``): a session whose
-        role and credential were resolved at another epoch is resolved again here, and its
-        updates are not stored if it may no longer write. Returns the sessions resolved
-        again, with their access."""
+        transaction that holds the access epoch (``suite.access.epoch``): an update accepted
+        under another epoch than the current one has its session resolved again here, and
+        is not stored if that session may no longer write. Returns the entries stored, and
+        the sessions resolved again with their access."""
         from docs_app.collab import acl
 
         with transaction.atomic():
             epoch = session_write_epoch()
-            stale = list(
-                {origin for _, _, origin in batch if origin is not None and origin.access_epoch != epoch}
-            )
+            stale = list({origin for _, _, origin, seen in batch if origin is not None and seen != epoch})
             refreshed = acl.resolve_access(self.document_id, stale, epoch=epoch) if stale else {}
-            storage.append(
-                self.document_id,
-                [
-                    update for update, _, origin in batch
-                    if origin not in refreshed or origin.may_write(refreshed[origin])
-                ],
-            )
-        return refreshed
+            stored = [
+                entry for entry in batch
+                if entry[2] is None or entry[3] == epoch or entry[2].may_write(refreshed[entry[2]])
+            ]
+            storage.append(self.document_id, [update for update, _, _, _ in stored])
+        return stored, refreshed
 
-    def _apply_and_relay(self, batch: list[tuple[bytes, Any, Peer | None]]) -> None:
-        for update, _, _ in batch:
+    def _apply_and_relay(self, batch: list[Pending]) -> None:
+        for update, _, _, _ in batch:
             self.doc.apply_update(update)
         if len(batch) == 1:
-            update, _, origin = batch[0]
+            update, _, origin, _ = batch[0]
             self._broadcast(protocol.update_message(update), exclude=origin)
         else:
             # One message per peer per flush (the echo to an origin is a no-op for it).
-            merged = pycrdt.merge_updates(*(update for update, _, _ in batch))
+            merged = pycrdt.merge_updates(*(update for update, _, _, _ in batch))
             self._broadcast(protocol.update_message(merged))
 
     def _after_write(self) -> None:

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 
 import pytest
 from channels.db import database_sync_to_async
 
+from docs_app.collab.rooms import room as room_module
 from docs_app.models import DocumentUpdate
 from suite.access.roles import Role
 from suite.identity.tokens import token_create, token_revoke
@@ -79,7 +81,9 @@ def _api_call(client, user_token: str, method: str, path: str, json=None):
 
 @pytest.mark.parametrize("change", ["revoke_access", "downgrade_to_reader", "revoke_token"])
 @run_async
-async def test_no_update_is_stored_after_the_api_answered(client, change):
+async def test_no_update_is_stored_after_the_api_answered(client, change, settings):
+    # No compaction while the test counts rows (an unloading room compacts its log).
+    settings.DOCS_UNLOAD_AFTER_SECONDS = 30
     for _trial in range(TRIALS):
         def prepare():
             document = make_document(title="Race")
@@ -105,3 +109,43 @@ async def test_no_update_is_stored_after_the_api_answered(client, change):
         assert at_answer > 0, "the client was writing when access changed"
         assert settled == at_answer, f"{change}: an update was stored after the answer"
         await yclient.close()
+
+
+@run_async
+async def test_an_update_waiting_for_its_flush_is_not_stored_after_the_answer(client, monkeypatch, settings):
+    """The flush that will store an update starts late (a busy thread pool); meanwhile
+    access is revoked, answered, and the session re-checked at the new epoch. The update was
+    accepted under the old epoch, so it is checked again: not stored."""
+    settings.DOCS_UNLOAD_AFTER_SECONDS = 30  # no compaction at unload: keep the rows to count
+
+    def prepare():
+        document = make_document(title="Late flush")
+        owner, editor = UserFactory(), UserFactory()
+        grant(document, Role.OWNER, user=owner)
+        access = grant(document, Role.EDITOR, user=editor)
+        raw = token_create(actor=None, user=editor, name="editor")[1]
+        owner_raw = token_create(actor=None, user=owner, name="owner")[1]
+        return document, access, raw, owner_raw
+
+    document, access, raw, owner_raw = await database_sync_to_async(prepare)()
+    yclient = await YClient.open(document.pk, await database_sync_to_async(_ticket)(client, raw))
+    gate = threading.Event()
+    take_epoch = room_module.session_write_epoch
+
+    def late_epoch():
+        gate.wait(10)
+        return take_epoch()
+
+    monkeypatch.setattr(room_module, "session_write_epoch", late_epoch)
+    await yclient.type(0, "x")  # accepted: the editor may write
+    await asyncio.sleep(0.2)
+
+    def revoke_then_mark() -> int:
+        _api_call(client, owner_raw, "delete", f"{API}/{document.pk}/accesses/{access.pk}")
+        return _last_row(document.pk)
+
+    at_answer = await database_sync_to_async(revoke_then_mark, thread_sensitive=False)()
+    assert await yclient.expect_close(5) == (4403, "access_revoked")
+    gate.set()
+    await asyncio.sleep(1.0)
+    assert await database_sync_to_async(_last_row)(document.pk) == at_answer == 0
