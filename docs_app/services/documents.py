@@ -198,8 +198,8 @@ def document_delete(*, actor: Any, document_id: Any) -> None:
         now = timezone.now()
         Document.objects.filter(pk=document.pk).update(deleted_at=now)
         tree.mark_subtree_deleted(Document, document.path, now)
-        access_changed()  # editing sessions of the subtree end
         publish(DocumentDeleted(actor_id=actor.pk, document_id=document.pk))
+        access_changed()  # editing sessions of the subtree end
 
 
 def document_restore(*, actor: Any, document_id: Any) -> Document:
@@ -337,7 +337,6 @@ def document_move(
             DocumentAccess.objects.update_or_create(
                 resource=document, user=actor, defaults={"role": Role.OWNER}
             )
-        access_changed()  # the subtree inherits other accesses now
         publish(
             DocumentMoved(
                 actor_id=actor.pk,
@@ -346,6 +345,7 @@ def document_move(
                 new_parent_id=None if target is None else target.pk,
             )
         )
+        access_changed()  # the subtree inherits other accesses now
     document.refresh_from_db()
     return document
 

@@ -11,15 +11,12 @@ class AccessConfig(AppConfig):
         # Register every app's platform event types (``<app>.events`` modules) in each
         # process, so a Celery worker can rebuild any event it is handed by name.
         autodiscover_modules("events")
-        from suite import events
+        # A team's members hold the roles granted to the team: one leaving loses them.
+        from django.db.models.signals import post_delete
+
         from suite.access import epoch
 
-        events.subscribe("identity.credentials_changed", epoch.after_credentials_changed)
-        # A team's members hold the roles granted to the team.
-        from django.db.models.signals import post_delete, post_save
-
-        for signal in (post_save, post_delete):
-            signal.connect(
-                epoch.after_membership_change, sender="identity.TeamMembership",
-                dispatch_uid=f"access.epoch.membership.{signal is post_save}",
-            )
+        post_delete.connect(
+            epoch.after_membership_removed, sender="identity.TeamMembership",
+            dispatch_uid="access.epoch.membership_removed",
+        )

@@ -28,6 +28,8 @@ and a bump costs each session at most one re-resolution at its next write.
 
 from __future__ import annotations
 
+import time
+
 from django.db import connection, transaction
 
 #: Key of the advisory lock (one-key form) serializing access changes with session writes.
@@ -36,27 +38,43 @@ SEQUENCE = "communs_access_epoch"
 _READ_EPOCH = f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {SEQUENCE}"  # noqa: S608
 
 
+#: A session write or a barrier waiting longer than this for the lock gives up (the write
+#: is refused and resent by its client; the barrier is retried): one stuck transaction must
+#: not stall every document.
+LOCK_TIMEOUT = "5s"
+BARRIER_ATTEMPTS = 3
+
+
 def access_changed() -> None:
-    """Call in (or right after) the transaction that changes someone's rights or ends a
-    credential: once it commits, session writes in flight are waited for and every later
-    one re-checks its authority. Outside a transaction the barrier runs at once."""
-    transaction.on_commit(_barrier)
+    """Call in (or right after) the transaction that takes rights away or ends a credential:
+    once it commits, session writes in flight are waited for and every later one re-checks
+    its authority. Outside a transaction the barrier runs at once. Changes that only give
+    rights need not call it (a session that lags behind one is refused too much, never
+    allowed too much, and is upgraded by its re-check)."""
+    transaction.on_commit(barrier)
 
 
-def after_credentials_changed(event: object) -> None:
-    """``identity.credentials_changed`` handler: it runs right after the commit, in the
-    process that ended the credentials, before that process answers."""
-    _barrier()
+def barrier() -> None:
+    """Wait for the session writes in flight, then bump the epoch (retried: the change has
+    committed already; if the database still refuses, the caller's request fails rather
+    than answer as if nothing could be written any more)."""
+    from django.db import OperationalError
+
+    for attempt in range(BARRIER_ATTEMPTS):
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                cursor.execute("SELECT pg_advisory_xact_lock(%s), nextval(%s)", [LOCK_KEY, SEQUENCE])
+            return
+        except OperationalError:
+            if attempt == BARRIER_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
-def after_membership_change(sender: object, **kwargs: object) -> None:
-    """A team membership created, changed or deleted: the member's roles changed."""
+def after_membership_removed(sender: object, **kwargs: object) -> None:
+    """A team membership deleted (also by a team's deletion): the member lost its roles."""
     access_changed()
-
-
-def _barrier() -> None:
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s), nextval(%s)", [LOCK_KEY, SEQUENCE])
 
 
 def current_epoch() -> int:
@@ -73,7 +91,11 @@ def session_write_epoch() -> int:
     at (resolve again, in this transaction, when they differ)."""
     assert connection.in_atomic_block, "session_write_epoch() needs the write's transaction"
     with connection.cursor() as cursor:
-        # Two statements: the epoch is read after the lock is granted.
-        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [LOCK_KEY])
-        cursor.execute(_READ_EPOCH)
+        # Separate statements: the epoch is read after the lock is granted (one round trip).
+        cursor.execute(
+            f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'; "
+            f"SELECT pg_advisory_xact_lock_shared({LOCK_KEY}); {_READ_EPOCH}"
+        )
+        while cursor.nextset():
+            pass
         return int(cursor.fetchone()[0])

@@ -81,8 +81,8 @@ def _announce(
     request: Any,
     **fields: Any,
 ) -> None:
-    """Audit an access change and publish its platform event (after commit)."""
-    access_changed()
+    """Audit an access change and publish its platform event (after commit); a change that
+    may take rights away also waits for the session writes in flight (suite.access.epoch)."""
     record_audit(
         action, actor=actor, target=resource, request=request,
         principal=f"{kind}:{principal_id}", **fields,
@@ -97,6 +97,8 @@ def _announce(
             **fields,
         )
     )
+    if event_type is not AccessGranted:
+        access_changed()
 
 
 def parse_role(value: str, *, allowed: tuple[Role, ...] | None = None) -> Role:
@@ -219,7 +221,6 @@ def link_update(
         if not fields:
             return resource
         resource.save(update_fields=fields)
-        access_changed()
         record_audit(
             AuditAction.LINK_CHANGED,
             actor=actor,
@@ -237,4 +238,5 @@ def link_update(
                 link_role=cast(Any, Role(resource.link_role).slug),
             )
         )
+        access_changed()
     return resource

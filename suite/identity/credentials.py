@@ -32,6 +32,8 @@ _SESSION_SALT = "communs.realtime.session-ref"
 #: How long a back-channel logout is remembered for the OIDC-bearer sockets it ends (access
 #: tokens live minutes; a day is ample).
 OIDC_LOGOUT_MEMORY_SECONDS = 24 * 3600
+#: Sockets opened through an OIDC access token that states no expiry end after this.
+OIDC_TOKEN_WITHOUT_EXPIRY_SECONDS = 3600
 
 
 class CredentialKind(enum.StrEnum):
@@ -95,9 +97,12 @@ def oidc_credential(claims: dict[str, Any], user: Any) -> Credential:
         return float(value) if isinstance(value, (int, float)) else None
 
     sid = claims.get("sid")
+    expires = number("exp")
+    if expires is None:  # possible with introspection: bound it all the same
+        expires = time.time() + OIDC_TOKEN_WITHOUT_EXPIRY_SECONDS
     return Credential(
         CredentialKind.OIDC, sid if isinstance(sid, str) else "", str(user.pk),
-        issued_at=number("iat"), expires_at=number("exp"),
+        issued_at=number("iat"), expires_at=expires,
     )
 
 
@@ -125,7 +130,8 @@ def from_ticket_ref(ref: object, user: Any) -> Credential | None:
         for session_key in UserSession.objects.filter(user=user).values_list("session_key", flat=True):
             if constant_time_compare(session_ref(session_key), rest):
                 return session_credential(session_key, user)
-        return None
+        # Not one of the user's sessions any more (logged out): a session that has ended.
+        return session_credential("", user)
     if kind == CredentialKind.OIDC:
         sid, _, times = rest.partition(":")
         issued, _, expires = times.partition(":")
@@ -234,18 +240,28 @@ def _user_key(user_id: str) -> str:
     return f"realtime:oidc-ended-user:{user_id}"
 
 
+def _any_key(user_id: str) -> str:
+    return f"realtime:oidc-any-logout:{user_id}"
+
+
 def remember_oidc_logout(*, sid: str | None, user_ids: Iterable[Any]) -> None:
     """Called by back-channel logout: the provider ended session ``sid`` (or, without one,
-    every session of these users). Sockets opened with OIDC bearer tokens of it end too."""
+    every session of these users). Sockets opened with OIDC bearer tokens of it end too;
+    so do those whose token named no session (they cannot be told apart), when issued
+    before the logout."""
+    now = time.time()
+    keys = {_any_key(str(u)): now for u in user_ids}
     if sid:
-        cache.set(_sid_key(sid), 1, OIDC_LOGOUT_MEMORY_SECONDS)
+        keys[_sid_key(sid)] = now
     else:
-        now = time.time()
-        cache.set_many({_user_key(str(u)): now for u in user_ids}, OIDC_LOGOUT_MEMORY_SECONDS)
+        keys.update({_user_key(str(u)): now for u in user_ids})
+    cache.set_many(keys, OIDC_LOGOUT_MEMORY_SECONDS)
 
 
 def _oidc_logged_out(credential: Credential) -> bool:
-    if credential.key and cache.get(_sid_key(credential.key)):
-        return True
-    ended_at = cache.get(_user_key(credential.user_id))
-    return ended_at is not None and (credential.issued_at or 0) <= ended_at
+    issued = credential.issued_at or 0  # no iat: as old as can be
+    if credential.key:
+        ended_at = cache.get(_sid_key(credential.key)) or cache.get(_user_key(credential.user_id))
+    else:
+        ended_at = cache.get(_any_key(credential.user_id))
+    return ended_at is not None and issued <= ended_at

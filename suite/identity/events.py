@@ -24,12 +24,14 @@ class CredentialsChanged(PlatformEvent):
 
 
 def credentials_changed(user_ids: list[object], change: CredentialChange) -> None:
-    """Publish :class:`CredentialsChanged` (after commit); call in the transaction that
-    ends the credentials. The access layer serializes it with the writes of open sessions
-    (``suite.access.epoch``) before the caller answers, the realtime layer closes the
-    sockets."""
+    """Call in the transaction that ends the credentials: after it commits, open sockets
+    are told (:class:`CredentialsChanged`, through the realtime layer) and, before the
+    caller answers, the change is serialized with the writes of open sessions
+    (``suite.access.epoch``)."""
+    from suite.access.epoch import access_changed
     from suite.events import publish
 
     ids = [uuid.UUID(str(u)) for u in dict.fromkeys(str(u) for u in user_ids)]
     if ids:
         publish(CredentialsChanged(user_ids=ids, change=change))
+        access_changed()

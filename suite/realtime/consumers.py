@@ -23,10 +23,11 @@ import json
 from typing import Any
 
 from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from suite.identity import scopes as token_scopes
-from suite.identity.credentials import Credential, Ended
+from suite.identity.credentials import Credential, Ended, ended_credentials
 from suite.observability import WEBSOCKET_CONNECTIONS
 from suite.realtime import revocation
 
@@ -92,6 +93,18 @@ class AuthenticatedConsumer(RefusingConsumerMixin, AsyncWebsocketConsumer):
             WEBSOCKET_CONNECTIONS.labels(self.endpoint, "forbidden").inc()
             await self.refuse(CloseCode.FORBIDDEN, INSUFFICIENT_SCOPE)
             return
+        credential = self.credential
+        if credential is None:  # every authentication names one; never accept without
+            await self.refuse(CloseCode.NOT_AUTHENTICATED, "not_authenticated")
+            return
+        # Registered first, then checked: a revocation is either seen by the check or
+        # notified to the registered socket.
+        await revocation.sockets().add(self)
+        self._registered = True
+        ended = (await database_sync_to_async(ended_credentials)([credential])).get(credential)
+        if ended is not None:
+            await self.refuse(CloseCode.NOT_AUTHENTICATED, str(ended))
+            return
         await self.authenticated_connect(user)
 
     def scope_allows(self, *, write: bool, area: str | None = None) -> bool:
@@ -111,12 +124,13 @@ class AuthenticatedConsumer(RefusingConsumerMixin, AsyncWebsocketConsumer):
 
     async def authenticated_connect(self, user: Any) -> None:
         WEBSOCKET_CONNECTIONS.labels(self.endpoint, "accepted").inc()
-        await revocation.sockets().add(self)
-        self._registered = True
         await self.accept()
 
     async def credential_ended(self, reason: Ended) -> None:
-        """The token or session this socket was opened with ended: 4401 and why."""
+        """The token or session this socket was opened with ended: 4401 and why (once)."""
+        if getattr(self, "_credential_closed", False):
+            return
+        self._credential_closed = True
         await self.close(code=int(CloseCode.NOT_AUTHENTICATED), reason=str(reason))
 
     async def websocket_disconnect(self, message: dict[str, Any]) -> None:

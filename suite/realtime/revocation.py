@@ -62,8 +62,10 @@ class SocketRegistry:
         if credential.expires_at is not None:
             delay = max(0.0, credential.expires_at - time.time())
             reason = Ended.TOKEN_EXPIRED if credential.kind == CredentialKind.TOKEN else Ended.CREDENTIAL_EXPIRED
+            # A weak reference: a socket that went away unregistered is not kept alive
+            # until its token expires.
             self._timers[socket] = asyncio.get_running_loop().call_later(
-                delay, lambda: asyncio.ensure_future(socket.credential_ended(reason))
+                delay, _expire, weakref.ref(socket), reason
             )
 
     def discard(self, socket: CredentialHolder) -> None:
@@ -99,20 +101,27 @@ class SocketRegistry:
         if self._tasks:
             return
         self._tasks.append(asyncio.create_task(self._periodic(), name="realtime-credentials-recheck"))
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        channel = await layer.new_channel(prefix="realtime-credentials.")
-        await layer.group_add(GROUP, channel)
-        self._tasks.append(asyncio.create_task(self._listen(layer, channel), name="realtime-credentials"))
+        if get_channel_layer() is not None:
+            self._tasks.append(asyncio.create_task(self._listen(), name="realtime-credentials"))
 
-    async def _listen(self, layer: Any, channel: str) -> None:
+    async def _listen(self) -> None:
+        """Subscribe, then handle notices; a broken subscription (Redis restarted) is made
+        again, and what was missed meanwhile is caught by a full re-check."""
+        layer = get_channel_layer()
         while True:
-            message = await layer.receive(channel)
             try:
-                await self.recheck(message.get("user_ids") or [])
+                channel = await layer.new_channel(prefix="realtime-credentials.")
+                await layer.group_add(GROUP, channel)
+                while True:
+                    message = await layer.receive(channel)
+                    await self.recheck(message.get("user_ids") or [])
+            except asyncio.CancelledError:
+                raise
             except Exception:
-                logger.exception("credential re-check failed")
+                logger.exception("credential notices interrupted; re-subscribing")
+                await asyncio.sleep(1)
+                with contextlib.suppress(Exception):
+                    await self.recheck()
 
     async def _periodic(self) -> None:
         while True:
@@ -121,6 +130,12 @@ class SocketRegistry:
                 await self.recheck()
             except Exception:
                 logger.exception("periodic credential re-check failed")
+
+
+def _expire(socket_ref: weakref.ref[Any], reason: Ended) -> None:
+    socket = socket_ref()
+    if socket is not None:
+        asyncio.ensure_future(socket.credential_ended(reason))
 
 
 _registries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SocketRegistry] = (

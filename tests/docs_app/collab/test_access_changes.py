@@ -144,3 +144,20 @@ async def _rows(document_id) -> int:
 def test_grant_model_is_what_the_api_changes(setup):
     # Guard for the fixtures above: the editor's access is on the parent (inherited).
     assert DocumentAccess.objects.get(pk=setup["access"].pk).resource_id == setup["parent"].pk
+
+
+@run_async
+async def test_revoking_the_token_closes_the_editing_session(setup):
+    from suite.identity.tokens import token_create, token_revoke
+    from tests.docs_app.collab.test_revocation_race import _ticket
+
+    def mint():
+        from django.test import Client
+
+        token, raw = token_create(actor=None, user=setup["editor"], name="editor")
+        return token, _ticket(Client(), raw)
+
+    token, ticket = await database_sync_to_async(mint)()
+    client = await YClient.open(setup["document"].pk, ticket)
+    await database_sync_to_async(token_revoke)(actor=None, token_id=token.pk)
+    assert await within_a_second(client) == (4401, "token_revoked")
