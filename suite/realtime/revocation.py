@@ -31,6 +31,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from suite.identity.credentials import Credential, CredentialKind, Ended, ended_credentials
+from suite.realtime.loops import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -138,17 +139,8 @@ def _expire(socket_ref: weakref.ref[Any], reason: Ended) -> None:
         asyncio.ensure_future(socket.credential_ended(reason))
 
 
-_registries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, SocketRegistry] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def sockets() -> SocketRegistry:
-    loop = asyncio.get_running_loop()
-    found = _registries.get(loop)
-    if found is None:
-        found = _registries[loop] = SocketRegistry()
-    return found
+#: The running event loop's sockets.
+sockets = PerLoop(SocketRegistry)
 
 
 def on_credentials_changed(event: Any) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from typing import Any
 
 from channels.layers import get_channel_layer
 
 from docs_app.collab.rooms.room import ACL_GROUP, Room, in_thread
+from suite.realtime.loops import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -90,14 +90,5 @@ class Registry:
         )
 
 
-_registries: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Registry] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def registry() -> Registry:
-    loop = asyncio.get_running_loop()
-    found = _registries.get(loop)
-    if found is None:
-        found = _registries[loop] = Registry()
-    return found
+#: The running event loop's rooms.
+registry = PerLoop(Registry)
