@@ -226,7 +226,7 @@ def _session_belongs(session: Session, user: Any) -> bool:
     if str(data.get(SESSION_KEY)) != str(user.pk):
         return False
     stored = data.get(HASH_SESSION_KEY)
-    return bool(stored) and constant_time_compare(stored, user.get_session_auth_hash())
+    return isinstance(stored, str) and constant_time_compare(stored, user.get_session_auth_hash())
 
 
 # --- OIDC back-channel logout -------------------------------------------------------------
