@@ -132,9 +132,10 @@ DATABASES = {
 # `?sslmode=verify-full` would silently connect without TLS. As libpq does, a `host`/`port`
 # given in the query wins over the URL's authority (`postgresql://u@/db?host=/run/postgresql`).
 database_options = DATABASES["default"].setdefault("OPTIONS", {})
-for _name in ("host", "port"):
-    if database_options.get(_name):
-        DATABASES["default"][_name.upper()] = str(database_options.pop(_name))
+if database_options.get("host"):
+    DATABASES["default"]["HOST"] = str(database_options.pop("host"))
+if database_options.get("port"):
+    DATABASES["default"]["PORT"] = str(database_options.pop("port"))
 database_options.setdefault("application_name", "communs")
 if DATABASE_POOL:
     database_options["pool"] = {
