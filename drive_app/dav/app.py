@@ -38,7 +38,13 @@ from drive_app.dav.namespace import MOUNT_PATH
 from drive_app.dav.properties import DeadPropertyManager
 from drive_app.dav.provider import DriveDavProvider
 from drive_app.dav.ranges import plan_range
-from drive_app.dav.validation import RequestTargetGuard, check_xml_depth, dav_path_of_url
+from drive_app.dav.validation import (
+    RequestTargetGuard,
+    check_lock_owner,
+    check_xml_depth,
+    dav_path_of_url,
+    destination_for_wsgidav,
+)
 
 #: Bytes WsgiDAV reads from a PUT body at a time (and sends of a GET body).
 BLOCK_SIZE = 1024 * 1024
@@ -52,7 +58,8 @@ class DavRequestResolver(BaseMiddleware):
     per request, with PROPFIND ``Depth: infinity`` refused (403 with the RFC 4918
     ``DAV:propfind-finite-depth`` precondition: a whole drive in one response would be
     unbounded work), bodies, header URLs and ranges checked first (``validation``,
-    ``ranges``)."""
+    ``ranges``), and the ``Destination`` WsgiDAV reads replaced by one naming the path we
+    parsed (``validation.destination_for_wsgidav``)."""
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterator[bytes]:
         method = environ.get("REQUEST_METHOD", "")
@@ -64,13 +71,18 @@ class DavRequestResolver(BaseMiddleware):
                 code="propfind_finite_depth", condition=PRECONDITION_CODE_PropfindFiniteDepth,
             )
         if method in XML_BODY_METHODS:
-            check_xml_depth(environ)
+            body = check_xml_depth(environ)
+            if method == "LOCK" and body is not None:
+                check_lock_owner(body)
+        destination = None
         if method in ("COPY", "MOVE") and environ.get("HTTP_DESTINATION"):
-            dav_path_of_url(environ["HTTP_DESTINATION"], header="Destination")
+            destination = dav_path_of_url(environ["HTTP_DESTINATION"], header="Destination")
+            if destination is not None:  # WsgiDAV acts on our parse of it, never on its own
+                environ["HTTP_DESTINATION"] = destination_for_wsgidav(environ["HTTP_DESTINATION"], destination)
         if environ.get("HTTP_IF"):
             _tag_if_conditions(environ)
-        if method == "MOVE" and (environ.get("HTTP_OVERWRITE") or "").strip().upper() == "F":
-            _renaming_in_case_overwrites_nothing(environ)
+        if destination is not None and method == "MOVE" and (environ.get("HTTP_OVERWRITE") or "").strip().upper() == "F":
+            _renaming_in_case_overwrites_nothing(environ, destination)
         if method in ("GET", "HEAD") and environ.get("HTTP_RANGE"):
             resource = environ["wsgidav.provider"].get_resource_inst(environ.get("PATH_INFO") or "/", environ)
             if resource is not None and not resource.is_collection:
@@ -101,13 +113,11 @@ def _tag_if_conditions(environ: dict[str, Any]) -> None:
     environ["wsgidav.conditions.if"] = tagged
 
 
-def _renaming_in_case_overwrites_nothing(environ: dict[str, Any]) -> None:
-    """A MOVE to the same name in another case (``report.txt`` to ``Report.txt``) finds the
-    source itself at the destination, names being unique case-insensitively: a rename, not
-    an overwrite. GNOME (gvfs) renames with ``Overwrite: F``; WsgiDAV would answer 412."""
-    path = dav_path_of_url(environ.get("HTTP_DESTINATION") or "", header="Destination")
-    if path is None:
-        return
+def _renaming_in_case_overwrites_nothing(environ: dict[str, Any], path: str) -> None:
+    """A MOVE to the same name in another case (``report.txt`` to ``Report.txt``, ``path``
+    being the destination's DAV path) finds the source itself at the destination, names
+    being unique case-insensitively: a rename, not an overwrite. GNOME (gvfs) renames with
+    ``Overwrite: F``; WsgiDAV would answer 412."""
     provider = environ["wsgidav.provider"]
     source = provider.get_resource_inst(environ.get("PATH_INFO") or "/", environ)
     target = provider.get_resource_inst(path, environ)

@@ -24,6 +24,7 @@ relations, which WsgiDAV's lock manager derives from URL prefixes, are those of 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import Counter
 from urllib.parse import quote
@@ -82,7 +83,35 @@ def normalize_name(name: str) -> str:
 
 
 def split_path(path: str) -> list[str]:
-    return [normalize_name(segment) for segment in path.split("/") if segment.strip()]
+    """The names of a DAV path, each normalized, the characters escaped for WsgiDAV's
+    parser (:func:`escape_for_parser`) read back."""
+    return [normalize_name(segment) for segment in unescape_path(path).split("/") if segment.strip()]
+
+
+# --- paths through WsgiDAV's Destination parser ------------------------------------------------
+
+#: Characters WsgiDAV's parse of a ``Destination`` (``urlparse`` of the decoded URL) cuts or
+#: drops: a query (``?``), path parameters (``;``, in the last segment), tabs and line breaks
+#: (removed anywhere); and ``#``, which it keeps only because it passes
+#: ``allow_fragments=False``.
+PARSER_LOST = frozenset("?;#\t\r\n")
+#: Starts an escape: NUL, which no DAV path can hold (refused in front of WsgiDAV, in the
+#: request path and in header URLs), so an escape is never mistaken for a name's text.
+ESCAPE = "\x00"
+_ESCAPED = re.compile(ESCAPE + "([0-9A-F]{2})")
+
+
+def escape_for_parser(path: str) -> str:
+    """``path`` with each character WsgiDAV's parser would lose written as NUL and its two
+    hex digits (``what?.txt``: ``what\\x003F.txt``); :func:`unescape_path` reads it back."""
+    return "".join(f"{ESCAPE}{ord(char):02X}" if char in PARSER_LOST else char for char in path)
+
+
+def unescape_path(path: str) -> str:
+    """The path :func:`escape_for_parser` escaped (any other path unchanged)."""
+    if ESCAPE not in path:
+        return path
+    return _ESCAPED.sub(lambda match: chr(int(match.group(1), 16)), path)
 
 
 def _suffixed(title: str, suffix: str) -> str:

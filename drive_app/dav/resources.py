@@ -196,11 +196,17 @@ class ItemBacked:
         self.handle_delete()
 
     def _destination(self, dest_path: str) -> tuple[Any, str, Any]:
-        """(parent resource, new name, existing resource or None) of a COPY/MOVE target."""
+        """(parent resource, new name, existing resource or None) of a COPY/MOVE target.
+        ``dest_path`` is WsgiDAV's parse of the Destination we handed it, which may hold
+        escapes (``validation.destination_for_wsgidav``): the provider reads them back."""
+        target = namespace.unescape_path(dest_path)
+        # WsgiDAV's own test compared the escaped path with the source's: never equal.
+        if util.is_equal_or_child_uri(self.environ.get("PATH_INFO") or "/", target):
+            raise DavProblem(403, _("An item cannot be moved or copied onto itself or into itself."))
         parent = self.provider.get_resource_inst(util.get_uri_parent(dest_path), self.environ)
         if parent is None or not parent.is_collection:
             raise DavProblem(409, _("The destination folder does not exist."))
-        name = namespace.normalize_name(util.get_uri_name(dest_path))
+        name = namespace.normalize_name(util.get_uri_name(target))
         existing = self.provider.get_resource_inst(dest_path, self.environ)
         return parent, name, existing
 

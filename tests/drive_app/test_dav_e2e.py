@@ -15,13 +15,15 @@ import re
 import shutil
 import subprocess
 import time
+import unicodedata
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import pytest
 import requests
+from defusedxml import ElementTree as SafeET
 
 from suite.storage.s3.store import S3BlobStore
 from tests.servers import SuiteServer, server_env
@@ -110,7 +112,8 @@ def accounts(server) -> dict[str, Account]:
     commands an administrator uses (``suite user create``, ``suite token create --scope
     dav``); the others unscoped tokens (app passwords and REST API tokens), made in bulk."""
     litmus = Account(server, "litmus", scope="dav")
-    others = [Account(server, name) for name in ("rclone", "large", "owner", "stranger", "reader", "guessed", "prober")]
+    others = [Account(server, name) for name in ("rclone", "large", "owner", "stranger", "reader", "guessed", "prober",
+                                                 "names")]
     spec = json.dumps([[account.name, account.email] for account in others])
     with ThreadPoolExecutor(max_workers=2) as pool:
         created = pool.submit(server.suite, "manage", "shell", "-c", CREATE_ACCOUNTS % spec)
@@ -239,6 +242,34 @@ def test_rclone_sync_up_change_sync_and_back_down(accounts, tmp_path):
         p.relative_to(local).as_posix() for p in local.rglob("*") if p.is_dir()
     ), comparison.report()
     _rclone(account, "check", str(local), "communs:tree", "--download")
+
+
+def test_names_with_url_delimiters_are_whole_names_over_http(accounts):
+    """The ASGI server decodes the request path, WsgiDAV decodes the Destination before
+    parsing it: a name with ``;``, ``?``, ``#``, ``%``, ``+``, spaces or in NFD is the whole
+    name either way (a MOVE to ``semi%3B...`` created ``semi``, replacing the file there)."""
+    account = accounts["names"]
+    name = "semi;colon?query#hash 100% a+b.txt"
+    assert account.dav("mkcol", "dir;1?#").status_code == 201
+    assert account.dav("put", "dir;1?#/source.txt", data=b"source").status_code == 201
+    assert account.dav("put", "semi", data=b"decoy").status_code == 201
+
+    moved = account.dav("move", "dir;1?#/source.txt", headers={"Destination": account.url(name), "Overwrite": "T"})
+    copied = account.dav("copy", name, headers={
+        "Destination": account.url(unicodedata.normalize("NFD", "dir;1?#/café;1?.txt"))})
+
+    assert (moved.status_code, copied.status_code) == (201, 201), (moved.text, copied.text)
+    assert account.dav("get", name).content == b"source"
+    assert account.dav("get", "semi").content == b"decoy"
+    assert account.dav("get", "dir;1?#/café;1?.txt").content == b"source"
+    listing = account.dav("propfind", "", headers={"Depth": "1"})
+    hrefs = sorted(unquote(href.text) for href in SafeET.fromstring(listing.content).iter("{DAV:}href"))
+    assert hrefs == sorted(["/dav/", "/dav/dir;1?#/", f"/dav/{name}", "/dav/semi"])
+    assert [child["title"] for child in account.children(account.item_at("dir;1?#")["id"])] == ["café;1?.txt"]
+    # A client that does not percent-encode: the name's UTF-8 bytes in the header.
+    raw = account.dav("move", name, headers={"Destination": f"{account.server.base}/dav/été;2 x.txt".encode()})
+    assert raw.status_code == 201, raw.text
+    assert account.dav("get", "été;2 x.txt").content == b"source"
 
 
 # --- large bodies ----------------------------------------------------------------------------------

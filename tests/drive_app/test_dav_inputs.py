@@ -9,7 +9,7 @@ import pytest
 
 from drive_app.dav import build_wsgi_application
 from drive_app.dav.properties import MAX_VALUE_DEPTH
-from drive_app.dav.validation import MAX_XML_DEPTH
+from drive_app.dav.validation import MAX_LOCK_OWNER_BYTES, MAX_XML_DEPTH
 from drive_app.models import DavLock, DeadProperty, Item
 from drive_app.services.items import workspace_for
 from tests.drive_app.test_dav import LOCK_BODY, Dav, Reply, dav_error
@@ -127,6 +127,34 @@ def test_xml_bodies_nested_too_deeply_are_refused_whole(dav):
         reply = dav(method, "/a.txt", body, {"Depth": "0"})
         refused(reply, 400, "xml_too_deep")
     assert not DeadProperty.objects.exists() and not DavLock.objects.exists()
+
+
+def lock_with_owner(owner_text: str) -> str:
+    return LOCK_BODY.replace("<D:owner>tests</D:owner>", f"<D:owner>{owner_text}</D:owner>")
+
+
+def test_a_lock_owner_larger_than_the_limit_is_refused_before_anything_is_stored(dav):
+    """The owner is stored with the lock and sent in every lockdiscovery: up to
+    MAX_LOCK_OWNER_BYTES as stored (UTF-8 bytes, markup included), 413 above, and a LOCK of
+    an unmapped URL creates no empty file then."""
+    for name in ("small.txt", "largest.txt", "larger.txt", "wide.txt"):
+        assert dav("PUT", f"/{name}", b"a").status == 201
+    assert dav("LOCK", "/small.txt", lock_with_owner("x"), {"Depth": "0"}).status == 200
+    markup = len(DavLock.objects.get().data["owner"].encode()) - 1
+    largest = "x" * (MAX_LOCK_OWNER_BYTES - markup)
+
+    accepted = dav("LOCK", "/largest.txt", lock_with_owner(largest), {"Depth": "0"})
+    one_more = dav("LOCK", "/larger.txt", lock_with_owner(largest + "x"), {"Depth": "0"})
+    in_bytes = dav("LOCK", "/wide.txt", lock_with_owner("é" * (len(largest) // 2 + 1)), {"Depth": "0"})
+    unmapped = dav("LOCK", "/new.txt", lock_with_owner(largest + "x"), {"Depth": "0"})
+
+    assert accepted.status == 200, accepted.body
+    stored = sorted(len(owner.encode()) for owner in DavLock.objects.values_list("data__owner", flat=True))
+    assert stored == [markup + 1, MAX_LOCK_OWNER_BYTES]
+    for reply in (one_more, in_bytes, unmapped):
+        refused(reply, 413, "lock_owner_too_large")
+    assert DavLock.objects.count() == 2
+    assert not Item.objects.filter(title="new.txt").exists()
 
 
 def test_dead_property_values_nested_too_deeply_are_refused_per_property(dav):
