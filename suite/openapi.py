@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
 
@@ -50,8 +51,10 @@ DESCRIPTIONS = {
     403: "Authenticated, but not allowed (or insufficient token scope, or a CSRF failure).",
     404: "Not found (or not visible to you).",
     409: "Conflicts with the current state (a name taken, an object in the wrong state...).",
+    410: "Gone: the link expired or reached its download limit.",
     413: "The request body is too large (`details.max_bytes`), or the file is.",
     414: "The URL is too long (`details.max_bytes`).",
+    416: "The requested byte range is outside the file.",
     422: "Invalid input (`details.errors` names each field).",
     423: "Locked by a WebDAV client or an office editor (`details.locked_by`).",
     429: "Rate limited (`Retry-After`).",
@@ -91,6 +94,17 @@ class SuiteOpenAPISchema(OpenAPISchema):
     def __init__(self, api: Any, path_prefix: str) -> None:
         super().__init__(api, path_prefix)
         self["components"].setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+
+    def add_schema_definitions(self, definitions: dict[str, Any]) -> None:
+        # Components are named after their class: two classes of one name (a drive and a
+        # document VersionIn) would silently share one, and one operation would lie.
+        for name, definition in definitions.items():
+            known = self.schemas.get(name)
+            if known is not None and known != definition:
+                raise ImproperlyConfigured(
+                    f"two different schemas are named {name} in the API document: rename one"
+                )
+        super().add_schema_definitions(definitions)
 
     def operation_details(self, operation: Operation) -> dict[str, Any]:
         details = super().operation_details(operation)

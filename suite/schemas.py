@@ -16,10 +16,11 @@ stay plain ``Schema``: every query model of an operation receives the whole quer
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
-from ninja import Schema
-from pydantic import ConfigDict, ValidationInfo, model_validator
+from ninja import Field, Schema
+from pydantic import BeforeValidator, ConfigDict, ValidationInfo, model_validator
 from pydantic.functional_validators import ModelWrapValidatorHandler
 
 
@@ -27,8 +28,12 @@ class InputSchema(Schema):
     """A JSON object with known fields only."""
 
     # from_attributes=False: only a dict (a JSON object) or an instance validates, pydantic
-    # answers anything else with its ``model_type`` error.
-    model_config = ConfigDict(extra="forbid", from_attributes=False)
+    # answers anything else with its ``model_type`` error. strict: JSON types as they are
+    # (``"1"`` is no integer, ``1`` no boolean); fields parsed from strings (datetimes,
+    # UUIDs) say ``strict=False``. Patterns are Python regular expressions.
+    model_config = ConfigDict(
+        extra="forbid", from_attributes=False, strict=True, regex_engine="python-re"
+    )
 
     # Same name as ninja's validator, so it replaces it: no DjangoGetter around the input.
     @model_validator(mode="wrap")
@@ -37,3 +42,72 @@ class InputSchema(Schema):
         cls, values: Any, handler: ModelWrapValidatorHandler[Any], info: ValidationInfo
     ) -> Any:
         return handler(values)
+
+
+# --- field types shared by the inputs of every app ----------------------------------------------
+# What a field accepts is declared in the schema, so the OpenAPI document tells clients and
+# fuzzers the rules the services enforce (a rule only a service knows is a 422 nobody can
+# foresee). Two kinds of declarations:
+# - enforced by pydantic (``Field(ge=..., max_length=...)``, ``Literal``): types, enums,
+#   bounds no service checks with a message of its own;
+# - documented only (:func:`documented`): a rule a service already enforces with its own
+#   code and message (a drive title's ``invalid_title``). The pattern then states the
+#   service's rule exactly, on the value as sent (before the service strips it), and a test
+#   holds the two together.
+
+#: Role slugs, lowest first (``suite.access.roles.Role``).
+RoleSlug = Literal["reader", "commenter", "editor", "administrator", "owner"]
+#: Roles a link (and an access request) can give.
+LinkRoleSlug = Literal["reader", "commenter", "editor"]
+
+#: The end of a value in a pattern: Python's ``$`` also matches before a final line break.
+END = r"$(?!\n)"
+
+#: Holds something other than whitespace (Python's ``str.strip`` and ``re`` agree on what
+#: whitespace is; pydantic checks patterns with ``re``, see ``InputSchema.model_config``).
+NOT_BLANK = r"\S"
+
+
+def stripped_pattern(max_length: int, *, core: str = r"[\s\S]", edge: str = r"\S",
+                     space: str = r"\s") -> str:
+    """A value that, once stripped of ``space``, holds 1 to ``max_length`` characters of
+    ``core`` beginning and ending with ``edge``."""
+    return rf"^{space}*{edge}(?:{core}{{0,{max_length - 2}}}{edge})?{space}*{END}"
+
+
+def documented(**keywords: Any) -> Callable[[dict[str, Any]], None]:
+    """``json_schema_extra`` declaring JSON Schema ``keywords`` (``pattern``, ``minLength``,
+    ``enum``...) that a service enforces itself: pydantic does not check them. Keywords that
+    are callables are called when the document is built (settings, never at import)."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        schema.update({key: value() if callable(value) else value for key, value in keywords.items()})
+
+    return extra
+
+
+def name_field(max_length: int, description: str | None = None) -> Any:
+    """A required name that a service strips and checks: 1 to ``max_length`` characters
+    besides surrounding whitespace (documented; the service answers with its message)."""
+    return Field(..., description=description,
+                 json_schema_extra=documented(pattern=stripped_pattern(max_length)))
+
+
+def _integral(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+#: Makes an ``int`` field take integers as JSON Schema counts them: ``3`` or ``3.0``, never
+#: ``"3"`` or ``true``. Last in ``Annotated``, after the bounds (else pydantic cannot
+#: render them in the document): ``Annotated[int, Field(ge=1), INTEGRAL]``.
+INTEGRAL = BeforeValidator(_integral)
+JsonInt = Annotated[int, INTEGRAL]
+#: Common bounded integers.
+NonNegativeInt = Annotated[int, Field(ge=0), INTEGRAL]
+PositiveInt = Annotated[int, Field(ge=1), INTEGRAL]
+
+
+def one_of(values: Callable[[], list[Any]], *, nullable: bool = False) -> Callable[[dict[str, Any]], None]:
+    """``json_schema_extra`` listing the values a field takes, computed when the document is
+    built; the service checks them."""
+    return documented(enum=lambda: [*values(), *([None] if nullable else [])])

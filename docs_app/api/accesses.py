@@ -10,13 +10,14 @@ that user an access instead; any other address gets an invitation, account or no
 cannot see; the answer only holds the request's id and status.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: ``@paginate`` needs real annotations.
+
+from typing import Literal
 
 from django.http import HttpRequest
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from docs_app.models import AccessRequestStatus
 from docs_app.permissions import access_document
 from docs_app.schemas.accesses import (
     AccessRequestCreatedOut,
@@ -31,8 +32,8 @@ from docs_app.services import access_requests, invitations
 from suite.access.api import sharing_router
 from suite.access.roles import Perm
 from suite.access.schemas import RoleIn
-from suite.errors import ValidationFailed
 from suite.identity.auth import actor
+from suite.openapi import error_statuses
 
 # Accesses: the platform's endpoints, over documents (trash excluded, as everywhere).
 router = sharing_router(fetch=access_document, path_param="document_id", tags=["documents"])
@@ -51,6 +52,7 @@ def invitation_list(request: HttpRequest, document_id: str):
 @router.post(
     "/{document_id}/invitations/", response={201: InvitationOut}, summary="Invite an email"
 )
+@error_statuses(409)
 def invitation_create(request: HttpRequest, document_id: str, payload: InvitationIn):
     invitation = invitations.invitation_create(
         actor=actor(request), document_id=document_id, email=payload.email,
@@ -88,6 +90,7 @@ def invitation_delete(request: HttpRequest, document_id: str, invitation_id: str
     "/{document_id}/access-requests/", response={201: AccessRequestCreatedOut},
     summary="Ask for access",
 )
+@error_statuses(409)
 def access_request_create(request: HttpRequest, document_id: str, payload: AccessRequestIn):
     access_request = access_requests.access_request_create(
         actor=actor(request), document_id=document_id, role=payload.role, message=payload.message
@@ -100,12 +103,11 @@ def access_request_create(request: HttpRequest, document_id: str, payload: Acces
     summary="Access requests (pending by default)",
 )
 @paginate
-def access_request_list(request: HttpRequest, document_id: str, status: str = "pending"):
+def access_request_list(
+    request: HttpRequest, document_id: str,
+    status: Literal["pending", "accepted", "refused", "all"] = "pending",
+):
     document = access_document(actor(request), document_id, need=Perm.SHARE)
-    if status not in (*AccessRequestStatus.values, "all"):
-        raise ValidationFailed(
-            details={"status": status, "allowed": [*AccessRequestStatus.values, "all"]}
-        )
     return document_access_requests(document, None if status == "all" else status)
 
 
@@ -113,6 +115,7 @@ def access_request_list(request: HttpRequest, document_id: str, status: str = "p
     "/{document_id}/access-requests/{request_id}/accept", response=AccessRequestOut,
     summary="Accept a request",
 )
+@error_statuses(409)
 def access_request_accept(
     request: HttpRequest, document_id: str, request_id: str, payload: AccessRequestDecisionIn
 ):
@@ -126,6 +129,7 @@ def access_request_accept(
     "/{document_id}/access-requests/{request_id}/refuse", response=AccessRequestOut,
     summary="Refuse a request",
 )
+@error_statuses(409)
 def access_request_refuse(request: HttpRequest, document_id: str, request_id: str):
     return access_requests.access_request_refuse(
         actor=actor(request), document_id=document_id, request_id=request_id

@@ -10,7 +10,7 @@ from ninja import Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from docs_app.schemas.comments import CommentIn, CommentOut, ThreadIn, ThreadOut
+from docs_app.schemas.comments import CommentIn, CommentOut, Emoji, ThreadIn, ThreadOut
 from docs_app.selectors import comments as selectors
 from docs_app.services import comments as services
 from suite.identity.auth import OptionalAuth, actor
@@ -90,7 +90,7 @@ def comment_delete(request: HttpRequest, document_id: str, thread_id: str, comme
 
 
 @router.put(COMMENT + "/reactions/{emoji}", response=CommentOut, summary="React to a comment")
-def reaction_add(request: HttpRequest, document_id: str, thread_id: str, comment_id: str, emoji: str):
+def reaction_add(request: HttpRequest, document_id: str, thread_id: str, comment_id: str, emoji: Emoji):
     document = services.reaction_add(
         actor=actor(request), document_id=document_id, thread_id=thread_id,
         comment_id=comment_id, emoji=emoji,
@@ -99,7 +99,7 @@ def reaction_add(request: HttpRequest, document_id: str, thread_id: str, comment
 
 
 @router.delete(COMMENT + "/reactions/{emoji}", response={204: None}, summary="Take back your reaction")
-def reaction_remove(request: HttpRequest, document_id: str, thread_id: str, comment_id: str, emoji: str):
+def reaction_remove(request: HttpRequest, document_id: str, thread_id: str, comment_id: str, emoji: Emoji):
     services.reaction_remove(
         actor=actor(request), document_id=document_id, thread_id=thread_id,
         comment_id=comment_id, emoji=emoji,

@@ -13,7 +13,13 @@ from ninja import Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from docs_app.schemas.content import ContentIn, ContentOut, ReadFormat, VersionIn, VersionOut
+from docs_app.schemas.content import (
+    ContentIn,
+    ContentOut,
+    DocumentVersionIn,
+    DocumentVersionOut,
+    ReadFormat,
+)
 from docs_app.services import content as services
 from suite.identity.auth import OptionalAuth, actor
 from suite.limits import body_limit
@@ -43,14 +49,14 @@ def content_patch(request: HttpRequest, document_id: str, payload: ContentIn):
     return {"format": "json", "content": services.render_doc(doc, "json")}
 
 
-@router.get("/{document_id}/versions/", response=list[VersionOut], summary="Versions, latest first")
+@router.get("/{document_id}/versions/", response=list[DocumentVersionOut], summary="Versions, latest first")
 @paginate
 def version_list(request: HttpRequest, document_id: str):
     return services.version_list(actor=actor(request), document_id=document_id)
 
 
-@router.post("/{document_id}/versions/", response={201: VersionOut}, summary="Name a version")
-def version_create(request: HttpRequest, document_id: str, payload: VersionIn):
+@router.post("/{document_id}/versions/", response={201: DocumentVersionOut}, summary="Name a version")
+def version_create(request: HttpRequest, document_id: str, payload: DocumentVersionIn):
     version = services.version_create(actor=actor(request), document_id=document_id,
                                       name=payload.name)
     return Status(201, version)

@@ -31,6 +31,7 @@ from docs_app.selectors import documents as selectors
 from docs_app.services import documents as services
 from suite.access.models import PATH_STEP
 from suite.identity.auth import OptionalAuth, actor
+from suite.openapi import error_statuses
 
 collection_router = Router()
 item_router = Router()
@@ -164,6 +165,7 @@ def document_delete(request: HttpRequest, document_id: str, hard: bool = False):
 @item_router.post(
     "/{document_id}/restore", response=DocumentOut, summary="Restore a document from the trash"
 )
+@error_statuses(409)
 def document_restore(request: HttpRequest, document_id: str):
     document = services.document_restore(actor=actor(request), document_id=document_id)
     return _detail(request, document)

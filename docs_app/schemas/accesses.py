@@ -16,14 +16,21 @@ from ninja import Field, Schema
 
 from suite.access.roles import role_slug
 from suite.access.schemas import PersonOut
-from suite.schemas import InputSchema
+from suite.schemas import InputSchema, LinkRoleSlug, RoleSlug, documented, one_of
+
+
+def _languages() -> list[str]:
+    from django.conf import settings
+
+    return [code for code, _name in settings.LANGUAGES]
 
 
 class InvitationIn(InputSchema):
-    email: str = Field(..., max_length=254)
-    role: str
+    email: str = Field(..., max_length=254, json_schema_extra=documented(format="email"))
+    role: RoleSlug
     language: str | None = Field(
-        None, description="Language of the invitation email (default: the site's language)."
+        None, description="Language of the invitation email (default: the site's language).",
+        json_schema_extra=one_of(_languages, nullable=True),
     )
 
 
@@ -42,7 +49,7 @@ class InvitationOut(Schema):
 
 
 class AccessRequestIn(InputSchema):
-    role: str = "reader"
+    role: LinkRoleSlug = "reader"
     message: str = Field("", max_length=500)
 
 
@@ -73,4 +80,4 @@ class AccessRequestOut(Schema):
 
 
 class AccessRequestDecisionIn(InputSchema):
-    role: str | None = Field(None, description="Role to give (default: the one requested).")
+    role: RoleSlug | None = Field(None, description="Role to give (default: the one requested).")

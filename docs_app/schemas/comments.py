@@ -10,25 +10,54 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from ninja import Field, Schema
+from pydantic import WithJsonSchema
 
-from docs_app.services.comments import comment_abilities, thread_abilities
-from suite.schemas import InputSchema
+from docs_app.services.comments import (
+    ANCHOR_MAX_LENGTH,
+    BODY_MAX_LENGTH,
+    EMOJI_MAX_LENGTH,
+    EMOJI_PATTERN,
+    comment_abilities,
+    thread_abilities,
+)
+from suite.schemas import END, InputSchema, documented, stripped_pattern
+
+# The rules of ``clean_body`` and ``clean_anchor`` (documented; the services answer with
+# their own messages): no control character (Unicode Cc) but line breaks and tabs, checked
+# before a body is stripped; a body holds 1 to 10,000 characters once stripped.
+_CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_SPACES = r"[\t\n\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"  # not controls
+BODY_PATTERN = stripped_pattern(BODY_MAX_LENGTH, core=f"[^{_CONTROLS}]", edge=rf"[^\s{_CONTROLS}]",
+                                space=_SPACES)
+ANCHOR_PATTERN = rf"^[^{_CONTROLS}]{{0,{ANCHOR_MAX_LENGTH}}}{END}"
+
+
+#: A reaction in a path: the rule of ``clean_emoji``, declared for clients (the service
+#: checks it, with its own message).
+Emoji = Annotated[str, WithJsonSchema({
+    "type": "string", "minLength": 1, "maxLength": EMOJI_MAX_LENGTH, "pattern": EMOJI_PATTERN,
+    "description": "One emoji (🎉, 👍🏽, 1️⃣, 🇫🇷) or a short code such as `:thumbsup:`.",
+})]
+
+
+def body_field(description: str) -> Any:
+    return Field(..., description=description, json_schema_extra=documented(pattern=BODY_PATTERN))
 
 
 class ThreadIn(InputSchema):
     anchor: str = Field(
-        ...,
+        ..., json_schema_extra=documented(pattern=ANCHOR_PATTERN),
         description="Opaque position in the content, stored as given (e.g. encoded Yjs "
         "relative positions); at most 10,000 characters; empty for the whole document.",
     )
-    body: str = Field(..., description="The first comment: 1-10,000 characters.")
+    body: str = body_field("The first comment: 1-10,000 characters.")
 
 
 class CommentIn(InputSchema):
-    body: str = Field(..., description="1-10,000 characters (surrounding spaces are removed).")
+    body: str = body_field("1-10,000 characters (surrounding spaces are removed).")
 
 
 class AuthorOut(Schema):

@@ -7,9 +7,10 @@ import uuid
 from typing import Any, Literal
 
 from ninja import Field, Schema
+from pydantic import ConfigDict
 
 from docs_app.models import TITLE_MAX_LENGTH
-from suite.schemas import InputSchema
+from suite.schemas import NOT_BLANK, InputSchema
 
 ReadFormat = Literal["yjs", "json", "markdown", "html", "text"]
 WriteFormat = Literal["yjs", "json", "markdown"]
@@ -23,6 +24,14 @@ class ContentOut(Schema):
 
 
 class ContentIn(InputSchema):
+    # What `content` is for each format.
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"properties": {"format": {"const": "yjs"},
+                        "content": {"type": "string", "contentEncoding": "base64"}}},
+        {"properties": {"format": {"const": "json"}, "content": {"type": "object"}}},
+        {"properties": {"format": {"const": "markdown"}, "content": {"type": "string"}}},
+    ]})
+
     format: WriteFormat = Field(description="What `content` holds")
     content: Any = Field(
         description="base64 Yjs update (yjs), ProseMirror JSON document (json) or Markdown text"
@@ -34,8 +43,8 @@ class ContentIn(InputSchema):
     )
 
 
-class VersionIn(InputSchema):
-    name: str = Field(..., min_length=1, max_length=TITLE_MAX_LENGTH)
+class DocumentVersionIn(InputSchema):
+    name: str = Field(..., min_length=1, max_length=TITLE_MAX_LENGTH, pattern=NOT_BLANK)
 
 
 class VersionCreatorOut(Schema):
@@ -43,7 +52,7 @@ class VersionCreatorOut(Schema):
     full_name: str
 
 
-class VersionOut(Schema):
+class DocumentVersionOut(Schema):
     id: uuid.UUID
     kind: Literal["auto", "named"]
     name: str

@@ -21,7 +21,7 @@ from docs_app.models import EXCERPT_MAX_LENGTH, TITLE_MAX_LENGTH, Document, Favo
 from docs_app.permissions import document_abilities
 from suite.access.resolve import ROLE_ANNOTATION, effective_role
 from suite.access.roles import Role
-from suite.schemas import InputSchema
+from suite.schemas import END, InputSchema, LinkRoleSlug, documented
 
 
 def _actor(context: Any) -> Any:
@@ -156,6 +156,14 @@ def document_out(document: Document, actor: Any) -> DocumentOut:
     return DocumentOut.model_validate(document, context={"actor": actor})
 
 
+_CONTROLS = r"\x00-\x1f\x7f-\x9f"
+#: ``TitleMixin``'s rule: once stripped, empty or up to 255 characters, none of them a
+#: control character (documented; the validator answers with its own message).
+TITLE_PATTERN = (
+    rf"^\s*(?:[^{_CONTROLS}\s](?:[^{_CONTROLS}]{{0,{TITLE_MAX_LENGTH - 2}}}[^{_CONTROLS}\s])?)?\s*{END}"
+)
+
+
 class TitleMixin(InputSchema):
     @field_validator("title", check_fields=False)
     @classmethod
@@ -171,15 +179,18 @@ class TitleMixin(InputSchema):
 
 
 class DocumentCreateIn(TitleMixin):
-    title: str = Field("", description="Empty means untitled; stripped; at most 255 characters.")
+    title: str = Field(
+        "", json_schema_extra=documented(pattern=TITLE_PATTERN),
+        description="Empty means untitled; stripped; no control characters.",
+    )
     parent: str | None = Field(None, description="Id of the parent document; null for a root.")
 
 
 class DocumentUpdateIn(TitleMixin):
-    title: str | None = None
+    title: str | None = Field(None, json_schema_extra=documented(pattern=TITLE_PATTERN))
     excerpt: str | None = Field(None, max_length=EXCERPT_MAX_LENGTH)
     link_reach: Literal["restricted", "authenticated", "public"] | None = None
-    link_role: str | None = Field(None, description="reader, commenter or editor.")
+    link_role: LinkRoleSlug | None = None
 
 
 class DocumentMoveIn(InputSchema):

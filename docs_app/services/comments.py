@@ -158,6 +158,40 @@ _SKIN_TONES = (0x1F3FB, 0x1F3FF)
 _REGIONAL_INDICATORS = (0x1F1E6, 0x1F1FF)
 
 
+def _emoji_pattern() -> str:
+    """:func:`clean_emoji`'s rule as one regular expression (Python syntax), for the API
+    document: a short code, a keycap, a flag, or pictographs joined by ZWJ with their
+    modifiers."""
+
+    def span(low: int, high: int) -> str:
+        return f"\\U{low:08x}" if low == high else f"\\U{low:08x}-\\U{high:08x}"
+
+    # Pictographs that stay themselves once NFC-normalized, but skin tones and regional
+    # indicators (which never start an emoji sequence).
+    bases: list[tuple[int, int]] = []
+    for low, high in _PICTOGRAPH_RANGES:
+        for point in range(low, high + 1):
+            character = chr(point)
+            if (
+                _in(character, _SKIN_TONES)
+                or _in(character, _REGIONAL_INDICATORS)
+                or unicodedata.normalize("NFC", character) != character
+            ):
+                continue
+            if bases and bases[-1][1] == point - 1:
+                bases[-1] = (bases[-1][0], point)
+            else:
+                bases.append((point, point))
+    base = "[" + "".join(span(low, high) for low, high in bases) + "]"
+    modifier = f"[\\ufe0e\\ufe0f{span(*_SKIN_TONES)}{span(*_TAG_RANGE)}]"
+    sequence = f"{base}{modifier}*(?:\\u200d{base}{modifier}*)*"
+    keycap = f"[{re.escape(''.join(sorted(_KEYCAP_BASES)))}]\\ufe0f?\\u20e3"
+    flag = f"[{span(*_REGIONAL_INDICATORS)}]{{2}}"
+    shortcode = ":[a-zA-Z0-9_+\\-]{1,30}:"
+    # $(?!\n): Python's $ also matches before a final line break
+    return f"^(?:{shortcode}|{keycap}|{flag}|{sequence})$(?!\\n)"
+
+
 def _is_pictograph(character: str) -> bool:
     point = ord(character)
     return any(low <= point <= high for low, high in _PICTOGRAPH_RANGES)
@@ -194,6 +228,9 @@ def _is_emoji_sequence(value: str) -> bool:
         ):
             return False
     return not expect_base
+
+
+EMOJI_PATTERN = _emoji_pattern()
 
 
 def clean_emoji(emoji: str) -> str:

@@ -12,6 +12,7 @@ from drive_app.permissions import access_item
 from suite.access.roles import Perm
 from suite.errors import NotFound, ValidationFailed
 from suite.identity.auth import actor
+from suite.openapi import error_statuses
 from suite.storage import content_disposition, get_blob_store
 from suite.storage.responses import streaming_body
 
@@ -19,6 +20,7 @@ router = Router()
 
 
 @router.get("/{item_id}/zip/", response={200: None}, summary="Download a folder as a ZIP archive (streamed)")
+@error_statuses(503)
 def folder_zip(request: HttpRequest, item_id: str):
     folder = access_item(actor(request), item_id, need=Perm.VIEW)
     if folder.type != ItemType.FOLDER:
@@ -43,6 +45,7 @@ def folder_zip(request: HttpRequest, item_id: str):
 
 
 @router.get("/{item_id}/preview/", response={302: None}, summary="A file's preview image (redirect)")
+@error_statuses(503)
 def preview(request: HttpRequest, item_id: str):
     item = access_item(actor(request), item_id, need=Perm.VIEW)
     version = item.current_version if item.type == ItemType.FILE else None

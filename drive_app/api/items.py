@@ -18,6 +18,8 @@ from drive_app import quota
 from drive_app.models import FileVersion, UploadState
 from drive_app.permissions import access_item
 from drive_app.schemas.items import (
+    FileVersionIn,
+    FileVersionOut,
     ItemCopyIn,
     ItemCreateIn,
     ItemMoveIn,
@@ -28,8 +30,6 @@ from drive_app.schemas.items import (
     PartUrlsIn,
     UploadEndedIn,
     UsageOut,
-    VersionIn,
-    VersionOut,
     item_out,
 )
 from drive_app.selectors import items as selectors
@@ -37,6 +37,7 @@ from drive_app.services import items as services
 from drive_app.services import uploads
 from suite.access.roles import Perm
 from suite.identity.auth import actor
+from suite.openapi import error_statuses
 from suite.pagination import Serialized
 from suite.storage import UploadedPart
 
@@ -78,6 +79,7 @@ def item_list(request: HttpRequest, filters: Query[ListFilters]):
 
 
 @collection_router.post("/", response={201: ItemOut}, summary="Create a folder, or a file to upload")
+@error_statuses(409, 413, 423, 503, 507)
 def item_create(request: HttpRequest, payload: ItemCreateIn):
     who = actor(request)
     if payload.type == "folder":
@@ -121,6 +123,7 @@ def item_retrieve(request: HttpRequest, item_id: str):
 
 
 @item_router.patch("/{item_id}/", response=ItemOut, summary="Rename an item, or change its link reach and role")
+@error_statuses(409, 423)
 def item_update(request: HttpRequest, item_id: str, payload: ItemUpdateIn):
     services.item_update(actor=actor(request), item_id=item_id, title=payload.title,
                          on_conflict=payload.on_conflict, link_reach=payload.link_reach,
@@ -129,6 +132,7 @@ def item_update(request: HttpRequest, item_id: str, payload: ItemUpdateIn):
 
 
 @item_router.delete("/{item_id}/", response={204: None}, summary="Move to the trash, or delete for good (?hard=true)")
+@error_statuses(409, 423, 503)
 def item_delete(request: HttpRequest, item_id: str, hard: bool = False):
     if hard:
         services.item_destroy(actor=actor(request), item_id=item_id)
@@ -146,12 +150,14 @@ def item_children(request: HttpRequest, item_id: str, filters: Query[ChildrenFil
 
 
 @item_router.post("/{item_id}/restore/", response=ItemOut, summary="Restore from the trash")
+@error_statuses(409, 507)
 def item_restore(request: HttpRequest, item_id: str):
     item = services.item_restore(actor=actor(request), item_id=item_id)
     return _detail(request, item.pk)
 
 
 @item_router.post("/{item_id}/move/", response=ItemOut, summary="Move into another folder")
+@error_statuses(409, 423)
 def item_move(request: HttpRequest, item_id: str, payload: ItemMoveIn):
     item = services.item_move(actor=actor(request), item_id=item_id, parent_id=payload.parent,
                               on_conflict=payload.on_conflict)
@@ -159,6 +165,7 @@ def item_move(request: HttpRequest, item_id: str, payload: ItemMoveIn):
 
 
 @item_router.post("/{item_id}/copy/", response={201: ItemOut}, summary="Copy into a folder")
+@error_statuses(409, 423, 503, 507)
 def item_copy(request: HttpRequest, item_id: str, payload: ItemCopyIn):
     copy = services.item_copy(actor=actor(request), item_id=item_id, parent_id=payload.parent,
                               on_conflict=payload.on_conflict)
@@ -181,6 +188,7 @@ def favorite_remove(request: HttpRequest, item_id: str):
 
 
 @item_router.post("/{item_id}/upload-ended/", response=ItemOut, summary="The bytes are in S3: check and accept them")
+@error_statuses(409, 413, 423, 503, 507)
 def upload_ended(request: HttpRequest, item_id: str, payload: UploadEndedIn | None = None):
     parts = None
     if payload is not None and payload.parts is not None:
@@ -190,6 +198,7 @@ def upload_ended(request: HttpRequest, item_id: str, payload: UploadEndedIn | No
 
 
 @item_router.post("/{item_id}/multipart/parts/", response=list[PartUrlOut], summary="Presigned URLs for parts")
+@error_statuses(409, 503)
 def multipart_part_urls(request: HttpRequest, item_id: str, payload: PartUrlsIn):
     _version, urls = uploads.multipart_part_urls(actor=actor(request), item_id=item_id, part_numbers=payload.parts)
     return [{"number": n, "url": u.url, "method": u.method, "headers": u.headers, "expires_at": u.expires_at}
@@ -197,6 +206,7 @@ def multipart_part_urls(request: HttpRequest, item_id: str, payload: PartUrlsIn)
 
 
 @item_router.get("/{item_id}/multipart/", response=PartsOut, summary="The parts already uploaded (to resume)")
+@error_statuses(409, 503)
 def multipart_parts(request: HttpRequest, item_id: str):
     version, parts = uploads.multipart_parts(actor=actor(request), item_id=item_id)
     assert version.part_size is not None
@@ -206,6 +216,7 @@ def multipart_parts(request: HttpRequest, item_id: str):
 
 
 @item_router.delete("/{item_id}/multipart/", response={204: None}, summary="Abort a multipart upload")
+@error_statuses(409, 503)
 def multipart_abort(request: HttpRequest, item_id: str):
     uploads.multipart_abort(actor=actor(request), item_id=item_id)
     return Status(204, None)
@@ -223,7 +234,7 @@ def _version_out(version: FileVersion, current_id) -> dict:  # type: ignore[no-u
     }
 
 
-@item_router.get("/{item_id}/versions/", response=list[VersionOut], summary="A file's versions, newest first")
+@item_router.get("/{item_id}/versions/", response=list[FileVersionOut], summary="A file's versions, newest first")
 @paginate
 def version_list(request: HttpRequest, item_id: str):
     item = access_item(actor(request), item_id)
@@ -232,7 +243,8 @@ def version_list(request: HttpRequest, item_id: str):
 
 
 @item_router.post("/{item_id}/versions/", response={201: ItemOut}, summary="Upload a new version")
-def version_create(request: HttpRequest, item_id: str, payload: VersionIn):
+@error_statuses(409, 413, 423, 503, 507)
+def version_create(request: HttpRequest, item_id: str, payload: FileVersionIn):
     who = actor(request)
     start = uploads.version_create(actor=who, item_id=item_id, size=payload.size,
                                    content_type=payload.content_type, sha256=payload.sha256)
@@ -243,12 +255,14 @@ def version_create(request: HttpRequest, item_id: str, payload: VersionIn):
 
 @item_router.post("/{item_id}/versions/{version_id}/restore/", response=ItemOut,
                   summary="Make a version current again (as a new version)")
+@error_statuses(409, 423, 503, 507)
 def version_restore(request: HttpRequest, item_id: str, version_id: str):
     uploads.version_restore(actor=actor(request), item_id=item_id, version_id=version_id)
     return _detail(request, item_id)
 
 
 @item_router.delete("/{item_id}/versions/{version_id}/", response={204: None}, summary="Delete a version")
+@error_statuses(409, 423, 503)
 def version_delete(request: HttpRequest, item_id: str, version_id: str):
     uploads.version_delete(actor=actor(request), item_id=item_id, version_id=version_id)
     return Status(204, None)
@@ -256,6 +270,7 @@ def version_delete(request: HttpRequest, item_id: str, version_id: str):
 
 @item_router.get("/{item_id}/versions/{version_id}/download/", response={302: None},
                  summary="Download a version (redirect to a presigned URL)")
+@error_statuses(409, 503)
 def version_download(request: HttpRequest, item_id: str, version_id: str):
     url = uploads.download_url(actor=actor(request), item_id=item_id, version_id=version_id)
     return HttpResponseRedirect(url.url)
@@ -263,6 +278,7 @@ def version_download(request: HttpRequest, item_id: str, version_id: str):
 
 @item_router.get("/{item_id}/download/", response={302: None},
                  summary="Download the current version (redirect to a presigned URL)")
+@error_statuses(409, 503)
 def download(request: HttpRequest, item_id: str, inline: bool = False):
     url = uploads.download_url(actor=actor(request), item_id=item_id, inline=inline)
     return HttpResponseRedirect(url.url)

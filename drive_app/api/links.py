@@ -34,6 +34,7 @@ from drive_app.selectors.items import Ordering
 from drive_app.services import links as services
 from suite.identity.audit import client_ip
 from suite.identity.auth import OptionalAuth, actor
+from suite.openapi import error_statuses
 from suite.pagination import Serialized
 from suite.storage import UploadedPart
 from suite.storage.responses import blob_response
@@ -61,6 +62,7 @@ def link_list(request: HttpRequest, item_id: str):
 
 @router.patch("/{item_id}/links/{link_id}/", response=LinkOut,
               summary="Change a link's role, password, expiry or download limit")
+@error_statuses(409)
 def link_update(request: HttpRequest, item_id: str, link_id: str, payload: LinkUpdateIn):
     link = services.link_update(actor=actor(request), item_id=item_id, link_id=link_id,
                                 **payload.dict(exclude_unset=True))
@@ -81,6 +83,7 @@ class LinkChildrenFilters(Schema):
 
 
 @public_router.post("/{token}/", response=LinkOpenOut, summary="Open a share link (password if any)")
+@error_statuses(401, 403, 410)
 def link_open(request: HttpRequest, token: str, payload: LinkOpenIn | None = None):
     password = payload.password if payload is not None else None
     opened = services.link_open(token=token, password=password, ip=client_ip(request))
@@ -89,6 +92,7 @@ def link_open(request: HttpRequest, token: str, payload: LinkOpenIn | None = Non
 
 
 @public_router.get("/{token}/items/{item_id}/", response=LinkItemOut, summary="An item of a share link")
+@error_statuses(401, 410)
 def link_item(request: HttpRequest, token: str, item_id: str,
               access: str | None = Header(None, alias=ACCESS_HEADER)):
     link = services.link_in_use(token=token, access=access)
@@ -98,6 +102,7 @@ def link_item(request: HttpRequest, token: str, item_id: str,
 @public_router.get("/{token}/items/{item_id}/children/", response=list[LinkItemOut],
                    summary="A folder's children, through a share link")
 @paginate
+@error_statuses(401, 410)
 def link_children(request: HttpRequest, token: str, item_id: str, filters: Query[LinkChildrenFilters],
                   access: str | None = Header(None, alias=ACCESS_HEADER)):
     link = services.link_in_use(token=token, access=access)
@@ -107,6 +112,7 @@ def link_children(request: HttpRequest, token: str, item_id: str, filters: Query
 
 @public_router.get("/{token}/items/{item_id}/download/", response={200: None, 206: None},
                    summary="Download a file of a share link (streamed; counted against its limit)")
+@error_statuses(401, 409, 410, 416, 503)
 def link_download(request: HttpRequest, token: str, item_id: str, inline: bool = False,
                   access: str | None = Header(None, alias=ACCESS_HEADER)):
     link = services.link_in_use(token=token, access=access)
@@ -120,6 +126,7 @@ def link_download(request: HttpRequest, token: str, item_id: str, inline: bool =
 
 @public_router.post("/{token}/items/", response={201: LinkItemOut},
                     summary="Upload a file into a share link's folder (editor links)")
+@error_statuses(401, 409, 410, 413, 423, 503, 507)
 def link_file_create(request: HttpRequest, token: str, payload: LinkFileCreateIn,
                      access: str | None = Header(None, alias=ACCESS_HEADER)):
     link = services.link_in_use(token=token, access=access)
@@ -133,6 +140,7 @@ def link_file_create(request: HttpRequest, token: str, payload: LinkFileCreateIn
 
 @public_router.post("/{token}/items/{item_id}/multipart/parts/", response=list[PartUrlOut],
                     summary="Presigned part URLs of a large upload (editor links)")
+@error_statuses(401, 409, 410, 503)
 def link_multipart_part_urls(request: HttpRequest, token: str, item_id: str, payload: PartUrlsIn,
                              access: str | None = Header(None, alias=ACCESS_HEADER)):
     link = services.link_in_use(token=token, access=access)
@@ -143,6 +151,7 @@ def link_multipart_part_urls(request: HttpRequest, token: str, item_id: str, pay
 
 @public_router.post("/{token}/items/{item_id}/upload-ended/", response=LinkItemOut,
                     summary="The bytes are in S3: check and accept them (editor links)")
+@error_statuses(401, 409, 410, 413, 423, 503, 507)
 def link_upload_ended(request: HttpRequest, token: str, item_id: str, payload: UploadEndedIn | None = None,
                       access: str | None = Header(None, alias=ACCESS_HEADER)):
     link = services.link_in_use(token=token, access=access)

@@ -11,6 +11,7 @@ from ninja import Field, Router, Schema
 
 from drive_app.wopi.editor import editor_open
 from suite.identity.auth import actor
+from suite.openapi import error_statuses
 
 router = Router()
 
@@ -25,6 +26,7 @@ class WopiEditorOut(Schema):
 
 
 @router.get("/{item_id}/wopi/", response=WopiEditorOut, summary="Open a file in the office editor (WOPI)")
+@error_statuses(502, 503)
 def wopi_editor(request: HttpRequest, item_id: str):
     session = editor_open(actor=actor(request), item_id=item_id)
     return {"url": session.url, "access_token": session.access_token,

@@ -5,16 +5,26 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
+from pydantic import ConfigDict
 
-from drive_app.models import Item, UploadState
+from drive_app.models import TITLE_MAX_LENGTH, Item, UploadState
 from drive_app.permissions import item_abilities
 from suite.access.resolve import ROLE_ANNOTATION, effective_role
 from suite.access.roles import role_slug
-from suite.schemas import InputSchema
+from suite.schemas import (
+    END,
+    INTEGRAL,
+    InputSchema,
+    NonNegativeInt,
+    documented,
+    stripped_pattern,
+)
 from suite.storage import PresignedRequest
+from suite.storage.validation import CONTENT_TYPE_MAX_LENGTH
+from suite.storage.validation import CONTENT_TYPE_PATTERN as _CONTENT_TYPE
 
 
 class UploadRequestOut(Schema):
@@ -109,20 +119,75 @@ def item_out(item: Item, actor: Any, *, upload: PresignedRequest | None = None,
 OnConflict = Literal["error", "rename", "version"]
 
 
+#: What a title cannot hold (see ``clean_title``), as a regular expression class: ``/``, ``\\``
+#: and the characters of Unicode categories Cc, Cf (but the zero width joiner of emoji
+#: sequences), Zl and Zp, as of Unicode 14 (Python 3.11; a test compares it with
+#: ``unicodedata``). Astral ranges are written ``\\U........``, as Python reads them.
+_FORBIDDEN = (
+    r"/\\\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2"
+    r"\u180e\u200b-\u200c\u200e-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    r"\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    r"\U000e0001\U000e0020-\U000e007f"
+)
+#: ``clean_title``'s rule on the title as sent (it is stripped first): 1 to 255 characters
+#: besides surrounding whitespace, none of the characters above, not "." or "..".
+TITLE_PATTERN = rf"^(?!\s*\.{{1,2}}\s*{END})" + stripped_pattern(
+    TITLE_MAX_LENGTH, core=f"[^{_FORBIDDEN}]", edge=rf"[^\s{_FORBIDDEN}]"
+).removeprefix("^")
+#: A media type (``type/subtype``, optional parameters), as ``validate_content_type`` reads
+#: it; empty: the default.
+CONTENT_TYPE_PATTERN = rf"^(?:{_CONTENT_TYPE.pattern})?{END}"
+SHA256_PATTERN = rf"^(?:[0-9a-fA-F]{{64}})?{END}"  # empty: none
+
+
+# Documented: the services check them and answer with their own codes (invalid_title...).
+def title_field(default: Any = ...) -> Any:
+    return Field(default, json_schema_extra=documented(pattern=TITLE_PATTERN))
+
+
+def _max_file_bytes() -> int:
+    from django.conf import settings
+
+    return int(settings.DRIVE_MAX_FILE_BYTES)
+
+
+def file_size_field(default: Any = ...) -> Any:
+    """The exact size in bytes; larger than DRIVE_MAX_FILE_BYTES is a 413 (documented)."""
+    return Field(default, description="Files: the exact size in bytes.",
+                 json_schema_extra=documented(maximum=_max_file_bytes))
+
+
+def content_type_field() -> Any:
+    return Field(None, description="Files: the media type (default application/octet-stream).",
+                 json_schema_extra=documented(pattern=CONTENT_TYPE_PATTERN, maxLength=CONTENT_TYPE_MAX_LENGTH))
+
+
+def sha256_field() -> Any:
+    return Field(None, description="Files: hex SHA-256, checked after the upload.",
+                 json_schema_extra=documented(pattern=SHA256_PATTERN))
+
+
 class ItemCreateIn(InputSchema):
+    """A folder, or a file (with its ``size``)."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"properties": {"type": {"const": "folder"}}},
+        {"properties": {"type": {"const": "file"}, "size": {"type": "integer"}}, "required": ["size"]},
+    ]})
+
     type: Literal["folder", "file"]
-    title: str = Field(..., max_length=1024)
+    title: str = title_field()
     parent: str | None = None
-    size: int | None = Field(None, strict=True, ge=0, description="Files: the exact size in bytes.")
-    content_type: str | None = None
-    sha256: str | None = Field(None, description="Files: hex SHA-256, checked after the upload.")
+    size: NonNegativeInt | None = file_size_field(None)
+    content_type: str | None = content_type_field()
+    sha256: str | None = sha256_field()
     on_conflict: OnConflict = Field(
         "error", description="A sibling has this title: error (409), rename (“name (2)”), or version (files: add a version)."
     )
 
 
 class ItemUpdateIn(InputSchema):
-    title: str | None = Field(None, max_length=1024)
+    title: str | None = title_field(None)
     on_conflict: Literal["error", "rename"] = "error"
     link_reach: Literal["restricted", "authenticated", "public"] | None = Field(
         None, description="Who reaches the item (and what is inside) without a grant. Administrators and owners."
@@ -140,8 +205,13 @@ class ItemCopyIn(InputSchema):
     on_conflict: Literal["error", "rename"] = "rename"
 
 
+#: S3 numbers the parts of an upload from 1 to 10,000.
+MAX_PARTS = 10_000
+PartNumber = Annotated[int, Field(ge=1, le=MAX_PARTS), INTEGRAL]
+
+
 class PartIn(InputSchema):
-    number: int
+    number: PartNumber
     etag: str = Field(..., max_length=200)
 
 
@@ -152,7 +222,9 @@ class UploadEndedIn(InputSchema):
 
 
 class PartUrlsIn(InputSchema):
-    parts: list[int] = Field(..., description="Part numbers (1-based).", max_length=1000)
+    parts: list[PartNumber] = Field(
+        ..., description="Part numbers (1-based).", min_length=1, max_length=1000
+    )
 
 
 class PartUrlOut(Schema):
@@ -175,13 +247,13 @@ class PartsOut(Schema):
     parts: list[UploadedPartOut]
 
 
-class VersionIn(InputSchema):
-    size: int = Field(..., strict=True, ge=0)
-    content_type: str | None = None
-    sha256: str | None = None
+class FileVersionIn(InputSchema):
+    size: NonNegativeInt = file_size_field()
+    content_type: str | None = content_type_field()
+    sha256: str | None = sha256_field()
 
 
-class VersionOut(Schema):
+class FileVersionOut(Schema):
     id: uuid.UUID
     number: int
     state: str

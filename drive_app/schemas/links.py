@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 
 from drive_app.models import Item, ShareLink
-from drive_app.schemas.items import MultipartOut, UploadRequestOut
+from drive_app.schemas.items import (
+    MultipartOut,
+    UploadRequestOut,
+    content_type_field,
+    file_size_field,
+    sha256_field,
+    title_field,
+)
 from drive_app.services.links import (
     PASSWORD_MAX_LENGTH,
     PASSWORD_MIN_LENGTH,
@@ -19,27 +26,29 @@ from drive_app.services.links import (
     link_expired,
 )
 from suite.access.roles import role_slug
-from suite.schemas import InputSchema
+from suite.schemas import INTEGRAL, InputSchema, NonNegativeInt
 from suite.storage import PresignedRequest
 
 LinkRole = Literal["reader", "editor"]
+DownloadLimit = Annotated[int, Field(ge=1, le=2**31 - 1), INTEGRAL]
 
 
 class LinkCreateIn(InputSchema):
     role: LinkRole = Field("reader", description="reader: browse and download; editor (folders only): also upload.")
     password: str | None = Field(None, min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH,
                                  description="Asked to visitors; stored hashed.")
-    expires_at: dt.datetime | None = Field(None, description="In the future, with a time zone.")
-    max_downloads: int | None = Field(None, ge=1, le=2**31 - 1)
+    expires_at: dt.datetime | None = Field(None, strict=False, description="In the future, with a time zone.")
+    max_downloads: DownloadLimit | None = None
 
 
 class LinkUpdateIn(InputSchema):
-    """Fields left out stay as they are; ``null`` clears the password, expiry or limit."""
+    """Fields left out stay as they are; ``null`` clears the password, expiry or limit (a
+    role cannot be cleared)."""
 
-    role: LinkRole | None = None
+    role: LinkRole = None  # type: ignore[assignment]  # left out: unchanged; never null
     password: str | None = Field(None, min_length=PASSWORD_MIN_LENGTH, max_length=PASSWORD_MAX_LENGTH)
-    expires_at: dt.datetime | None = None
-    max_downloads: int | None = Field(None, ge=1, le=2**31 - 1)
+    expires_at: dt.datetime | None = Field(None, strict=False, description="In the future, with a time zone.")
+    max_downloads: DownloadLimit | None = None
 
 
 class LinkOut(Schema):
@@ -114,10 +123,10 @@ class LinkOpenOut(Schema):
 
 
 class LinkFileCreateIn(InputSchema):
-    title: str = Field(..., max_length=1024)
-    size: int = Field(..., description="The exact size in bytes.")
-    content_type: str | None = None
-    sha256: str | None = Field(None, description="Hex SHA-256, checked after the upload.")
+    title: str = title_field()
+    size: NonNegativeInt = file_size_field()
+    content_type: str | None = content_type_field()
+    sha256: str | None = sha256_field()
     parent: str | None = Field(None, description="A folder of the link (default: the link's folder).")
     on_conflict: Literal["error", "rename"] = "error"
 

@@ -31,6 +31,7 @@ from suite.access.models import AccessControlled
 from suite.access.roles import Perm
 from suite.access.schemas import AccessCreateIn, AccessOut, RoleIn
 from suite.identity.auth import actor
+from suite.openapi import error_statuses
 
 
 class ResourceFetcher(Protocol):
@@ -124,13 +125,13 @@ def sharing_router(
     router.post(
         collection, response={201: AccessOut}, summary="Grant a role",
         operation_id=f"{prefix}_access_create",
-    )(_with_path_param(access_create, path_param))
+    )(error_statuses(409)(_with_path_param(access_create, path_param)))
     router.patch(
         member, response=AccessOut, summary="Change a role",
         operation_id=f"{prefix}_access_update",
-    )(_with_path_param(access_update, path_param))
+    )(error_statuses(409)(_with_path_param(access_update, path_param)))
     router.delete(
         member, response={204: None}, summary="Revoke (or leave)",
         operation_id=f"{prefix}_access_delete",
-    )(_with_path_param(access_delete, path_param))
+    )(error_statuses(409)(_with_path_param(access_delete, path_param)))
     return router

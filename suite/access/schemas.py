@@ -14,9 +14,10 @@ import uuid
 from typing import Any
 
 from ninja import Field, Schema
+from pydantic import ConfigDict
 
 from suite.access.roles import role_slug
-from suite.schemas import InputSchema
+from suite.schemas import InputSchema, RoleSlug
 
 
 class PersonOut(Schema):
@@ -68,10 +69,17 @@ class AccessOut(Schema):
 
 
 class AccessCreateIn(InputSchema):
+    """Exactly one of ``user`` and ``team``."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["user"], "properties": {"user": {"type": "string"}, "team": {"type": "null"}}},
+        {"required": ["team"], "properties": {"team": {"type": "string"}, "user": {"type": "null"}}},
+    ]})
+
     user: str | None = Field(None, description="Id of the user to grant the role to.")
     team: str | None = Field(None, description="Id of the team to grant the role to.")
-    role: str
+    role: RoleSlug
 
 
 class RoleIn(InputSchema):
-    role: str
+    role: RoleSlug

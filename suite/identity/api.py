@@ -1,8 +1,9 @@
 """Identity endpoints: the current user, user search, teams, API tokens."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations``: ``@paginate`` needs real annotations (SearchQuery).
 
 import uuid
+from typing import Annotated
 
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
@@ -11,6 +12,7 @@ from django.utils.translation import gettext as _
 from ninja import Router
 from ninja.pagination import paginate
 from ninja.responses import Status
+from pydantic import WithJsonSchema
 
 from suite.errors import ValidationFailed
 from suite.identity import selectors, services, tokens
@@ -29,9 +31,18 @@ from suite.identity.schemas import (
     TokenOut,
     UserOut,
 )
+from suite.openapi import error_statuses
 from suite.rate_limits import limit_actor
 
 users_router = Router(tags=["users"])
+
+#: The search's minimum, declared for clients; the handler checks it (with its own message).
+SearchQuery = Annotated[str, WithJsonSchema({
+    "type": "string",
+    "pattern": rf"\S[\s\S]{{{selectors.SEARCH_MIN_LENGTH - 2},}}\S",
+    "description": f"At least {selectors.SEARCH_MIN_LENGTH} characters besides surrounding spaces.",
+})]
+
 teams_router = Router(tags=["teams"])
 tokens_router = Router(tags=["tokens"])
 
@@ -48,7 +59,7 @@ def me_update(request: HttpRequest, payload: MeUpdateIn):
 
 @users_router.get("/", response=list[UserOut], summary="Search people to share with")
 @paginate
-def user_search(request: HttpRequest, q: str):
+def user_search(request: HttpRequest, q: SearchQuery):
     limit_actor(group="users.search", actor=actor(request), rate=settings.USER_SEARCH_RATE)
     if len(q.strip()) < selectors.SEARCH_MIN_LENGTH:
         raise ValidationFailed(
@@ -103,6 +114,7 @@ def team_member_list(request: HttpRequest, team_id: str):
 
 
 @teams_router.post("/{team_id}/members/", response={201: TeamMemberOut}, summary="Add a member")
+@error_statuses(409)
 def team_member_add(request: HttpRequest, team_id: str, payload: TeamMemberIn):
     membership = services.team_member_add(
         actor=actor(request), team_id=team_id, user_id=payload.user, role=payload.role, request=request
@@ -111,6 +123,7 @@ def team_member_add(request: HttpRequest, team_id: str, payload: TeamMemberIn):
 
 
 @teams_router.patch("/{team_id}/members/{user_id}", response=TeamMemberOut, summary="Change a member's role")
+@error_statuses(409)
 def team_member_update(request: HttpRequest, team_id: str, user_id: uuid.UUID, payload: TeamMemberUpdateIn):
     return services.team_member_update(
         actor=actor(request), team_id=team_id, user_id=user_id, role=payload.role
@@ -118,6 +131,7 @@ def team_member_update(request: HttpRequest, team_id: str, user_id: uuid.UUID, p
 
 
 @teams_router.delete("/{team_id}/members/{user_id}", response={204: None}, summary="Remove a member (or leave)")
+@error_statuses(409)
 def team_member_remove(request: HttpRequest, team_id: str, user_id: uuid.UUID):
     services.team_member_remove(actor=actor(request), team_id=team_id, user_id=user_id, request=request)
     return Status(204, None)

@@ -10,10 +10,15 @@ from ninja import Field, Router, Schema, Status
 
 from suite.errors import NotAuthenticated, ValidationFailed
 from suite.identity.credentials import credential_of_request
-from suite.realtime.tickets import issue_ticket, normalize_ticket_path
-from suite.schemas import InputSchema
+from suite.realtime.tickets import SEGMENT_CHARACTERS, issue_ticket, normalize_ticket_path
+from suite.schemas import END, InputSchema, documented
 
 router = Router(tags=["realtime"])
+
+#: ``normalize_ticket_path``'s rule: /ws/ then plain segments (no empty, "." or ".."
+#: segment), trailing slashes ignored.
+_SEGMENT = rf"(?!\.\.?(?:/|{END})){SEGMENT_CHARACTERS}+"
+TICKET_PATH_PATTERN = rf"^/ws/(?:{_SEGMENT}(?:/{_SEGMENT})*)?/*{END}"
 
 
 class TicketIn(InputSchema):
@@ -25,6 +30,7 @@ class TicketIn(InputSchema):
         None,
         min_length=1,
         max_length=512,
+        json_schema_extra=documented(pattern=TICKET_PATH_PATTERN),
         description="Restrict the ticket to this websocket path and the paths below it, "
         "e.g. `/ws/docs/<document id>` (a trailing slash makes no difference).",
     )

@@ -34,7 +34,8 @@ SALT = "communs.realtime.ticket"
 # A ticket path is a plain absolute websocket path: no query, fragment, backslash, blank,
 # control character or dot segment, so that "is this path within the ticket's?" can be
 # answered segment by segment without any normalisation surprise.
-_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9._~!$&'()*+,;=:@%-]+$")
+SEGMENT_CHARACTERS = r"[A-Za-z0-9._~!$&'()*+,;=:@%-]"
+_PATH_SEGMENT = re.compile(rf"{SEGMENT_CHARACTERS}+")  # fullmatch: no final line break
 
 
 class TicketError(enum.StrEnum):
@@ -68,7 +69,7 @@ def normalize_ticket_path(path: str) -> str:
         raise ValueError("a ticket path must start with /ws/")
     segments = path[1:].rstrip("/").split("/")
     for segment in segments:
-        if not _PATH_SEGMENT.match(segment) or segment in (".", ".."):
+        if not _PATH_SEGMENT.fullmatch(segment) or segment in (".", ".."):
             raise ValueError("a ticket path must be a plain path (no empty or dot segment, "
                              "query, fragment, blank or control character)")
     return "/" + "/".join(segments)

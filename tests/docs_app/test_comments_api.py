@@ -264,7 +264,6 @@ def test_reply_to_a_resolved_thread_keeps_it_resolved(api, user, commenter, docu
         ({"anchor": "a", "body": "x" * 10_001}, "body"),
         ({"anchor": "a", "body": "bip\x07"}, "body"),
         ({"anchor": "a", "body": "escape \x1b[31m"}, "body"),
-        ({"anchor": "a", "body": "\ud800"}, "body"),
         ({"anchor": "x" * 10_001, "body": "ok"}, "anchor"),
         ({"anchor": "a\x01", "body": "ok"}, "anchor"),
         ({"anchor": "a"}, "body"),
@@ -287,6 +286,12 @@ def test_body_of_exactly_the_maximum_length_is_accepted(api, commenter, document
 def test_nul_character_is_refused_at_the_door(api, commenter, document):
     response = api(commenter).post(threads_url(document), json={"anchor": "a", "body": "nul \x00"})
     assert_error(response, 400, "bad_request")
+    assert not CommentThread.objects.exists()
+
+
+def test_lone_surrogate_is_refused_at_the_door(api, commenter, document):
+    response = api(commenter).post(threads_url(document), json={"anchor": "a", "body": "\ud800"})
+    assert assert_error(response, 400, "bad_request")["details"] == {"reason": "lone_surrogate"}
     assert not CommentThread.objects.exists()
 
 

@@ -68,7 +68,7 @@ def test_rate_limited_search_gets_429(api, user, settings):
     assert client.get("/api/v1/users/?q=agent").status_code == 200
     response = client.get("/api/v1/users/?q=agent")
     assert_error(response, 429, "rate_limited")
-    assert response["Retry-After"] == "60"
+    assert 0 < int(response["Retry-After"]) <= 60  # the seconds left in the window
 
 
 @pytest.mark.django_db
