@@ -7,13 +7,17 @@ visitors says so with ``auth=None`` (or ``OptionalAuth``) on purpose.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 from ninja import NinjaAPI, Router
 from ninja.errors import (
     AuthenticationError,
@@ -77,6 +81,28 @@ def _check_bodies(router: Router) -> None:
                             )
     for _prefix, child, _tags in router._routers:
         _check_bodies(child)
+
+
+def refuse_repeated_parameters(run: Callable[..., Any]) -> Callable[..., Any]:
+    """ninja ``view`` decorator of every operation: a query parameter that takes one value,
+    given twice (``?q=a&q=b``), is a 422 naming it; ninja would keep the last one without a
+    word."""
+    operation = inspect.unwrap(run).__self__  # type: ignore[attr-defined]  # the bound Operation.run
+    single: set[str] = set()
+    for model in operation.models:
+        if model.__ninja_param_source__ == "query":
+            single |= set(model.__ninja_flatten_map__) - set(getattr(model, "__ninja_collection_fields__", ()))
+
+    @functools.wraps(run)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        repeated = sorted(name for name in single if len(request.GET.getlist(name)) > 1)
+        if repeated:
+            errors = [{"loc": ("query", name), "msg": _("Give this parameter once."),
+                       "type": "repeated_parameter"} for name in repeated]
+            return operation.api.on_exception(request, ValidationError(errors))
+        return run(request, *args, **kwargs)
+
+    return checked
 
 
 def _models_in(annotation: Any, seen: set[type] | None = None) -> list[type[BaseModel]]:
@@ -180,6 +206,7 @@ def build_api() -> NinjaAPI:
 
     # Before ninja parses a body: the operation's body limit (suite.limits).
     api.add_decorator(enforce_body_limit, mode="view")
+    api.add_decorator(refuse_repeated_parameters, mode="view")
 
     register_router(api, "/users/", users_router, scope_area="account")
     register_router(api, "/teams/", teams_router, scope_area="account")

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 from collections.abc import Callable
 from typing import Any
@@ -58,7 +59,7 @@ def _declared_length(headers: Any) -> int | None:
 def enforce_body_limit(run: Callable[..., Any]) -> Callable[..., Any]:
     """ninja ``view`` decorator of every operation (added by ``suite.api``): the body is
     measured against the operation's limit before ninja parses it."""
-    view_func = run.__self__.view_func  # type: ignore[attr-defined]
+    view_func = inspect.unwrap(run).__self__.view_func  # type: ignore[attr-defined]
 
     @functools.wraps(run)
     def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:

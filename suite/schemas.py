@@ -16,6 +16,7 @@ stay plain ``Schema``: every query model of an operation receives the whole quer
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -43,6 +44,18 @@ class InputSchema(Schema):
     ) -> Any:
         return handler(values)
 
+    @model_validator(mode="after")
+    def _datetimes_in_utc(self) -> Any:
+        # RFC 3339 (and pydantic) take offsets up to ±23:59, PostgreSQL only up to ±15:59:
+        # a link expiring at "…+23:30" was a 500. The instant is the same in UTC.
+        for name, value in self.__dict__.items():
+            if isinstance(value, dt.datetime) and value.tzinfo is not None:
+                try:
+                    self.__dict__[name] = value.astimezone(dt.UTC)
+                except OverflowError:
+                    raise ValueError(f"{name}: out of the range of dates") from None
+        return self
+
 
 # --- field types shared by the inputs of every app ----------------------------------------------
 # What a field accepts is declared in the schema, so the OpenAPI document tells clients and
@@ -60,16 +73,24 @@ RoleSlug = Literal["reader", "commenter", "editor", "administrator", "owner"]
 #: Roles a link (and an access request) can give.
 LinkRoleSlug = Literal["reader", "commenter", "editor"]
 
-#: The end of a value in a pattern: Python's ``$`` also matches before a final line break.
+# Patterns are read by Python (pydantic, the services, hypothesis) and by ECMA 262 engines
+# (JSON Schema validators: schemathesis, generated clients), so they avoid what the two read
+# differently: ``\s`` (Python's also holds \x1c-\x1f and \x85, which ``str.strip``
+# removes; ECMA's holds \ufeff), ``\U........`` escapes (astral characters are written as
+# themselves) and a bare ``$`` (Python's also matches before a final line break).
+
+#: The end of a value.
 END = r"$(?!\n)"
+#: What ``str.strip`` removes (``str.isspace``), as the contents of a class.
+SPACE_CHARACTERS = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+SPACE = f"[{SPACE_CHARACTERS}]"
+NOT_SPACE = f"[^{SPACE_CHARACTERS}]"
+#: Holds something other than whitespace.
+NOT_BLANK = NOT_SPACE
 
-#: Holds something other than whitespace (Python's ``str.strip`` and ``re`` agree on what
-#: whitespace is; pydantic checks patterns with ``re``, see ``InputSchema.model_config``).
-NOT_BLANK = r"\S"
 
-
-def stripped_pattern(max_length: int, *, core: str = r"[\s\S]", edge: str = r"\S",
-                     space: str = r"\s") -> str:
+def stripped_pattern(max_length: int, *, core: str = r"[\s\S]", edge: str = NOT_SPACE,
+                     space: str = SPACE) -> str:
     """A value that, once stripped of ``space``, holds 1 to ``max_length`` characters of
     ``core`` beginning and ending with ``edge``."""
     return rf"^{space}*{edge}(?:{core}{{0,{max_length - 2}}}{edge})?{space}*{END}"

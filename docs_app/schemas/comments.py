@@ -23,14 +23,14 @@ from docs_app.services.comments import (
     comment_abilities,
     thread_abilities,
 )
-from suite.schemas import END, InputSchema, documented, stripped_pattern
+from suite.schemas import END, SPACE_CHARACTERS, InputSchema, documented, stripped_pattern
 
 # The rules of ``clean_body`` and ``clean_anchor`` (documented; the services answer with
 # their own messages): no control character (Unicode Cc) but line breaks and tabs, checked
 # before a body is stripped; a body holds 1 to 10,000 characters once stripped.
 _CONTROLS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
 _SPACES = r"[\t\n\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"  # not controls
-BODY_PATTERN = stripped_pattern(BODY_MAX_LENGTH, core=f"[^{_CONTROLS}]", edge=rf"[^\s{_CONTROLS}]",
+BODY_PATTERN = stripped_pattern(BODY_MAX_LENGTH, core=f"[^{_CONTROLS}]", edge=f"[^{SPACE_CHARACTERS}{_CONTROLS}]",
                                 space=_SPACES)
 ANCHOR_PATTERN = rf"^[^{_CONTROLS}]{{0,{ANCHOR_MAX_LENGTH}}}{END}"
 

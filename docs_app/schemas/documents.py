@@ -21,7 +21,7 @@ from docs_app.models import EXCERPT_MAX_LENGTH, TITLE_MAX_LENGTH, Document, Favo
 from docs_app.permissions import document_abilities
 from suite.access.resolve import ROLE_ANNOTATION, effective_role
 from suite.access.roles import Role
-from suite.schemas import END, InputSchema, LinkRoleSlug, documented
+from suite.schemas import END, SPACE, SPACE_CHARACTERS, InputSchema, LinkRoleSlug, documented
 
 
 def _actor(context: Any) -> Any:
@@ -160,7 +160,8 @@ _CONTROLS = r"\x00-\x1f\x7f-\x9f"
 #: ``TitleMixin``'s rule: once stripped, empty or up to 255 characters, none of them a
 #: control character (documented; the validator answers with its own message).
 TITLE_PATTERN = (
-    rf"^\s*(?:[^{_CONTROLS}\s](?:[^{_CONTROLS}]{{0,{TITLE_MAX_LENGTH - 2}}}[^{_CONTROLS}\s])?)?\s*{END}"
+    rf"^{SPACE}*(?:[^{_CONTROLS}{SPACE_CHARACTERS}](?:[^{_CONTROLS}]{{0,{TITLE_MAX_LENGTH - 2}}}"
+    rf"[^{_CONTROLS}{SPACE_CHARACTERS}])?)?{SPACE}*{END}"
 )
 
 

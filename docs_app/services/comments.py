@@ -163,8 +163,11 @@ def _emoji_pattern() -> str:
     document: a short code, a keycap, a flag, or pictographs joined by ZWJ with their
     modifiers."""
 
+    def one(point: int) -> str:  # astral characters as themselves: see suite.schemas
+        return f"\\u{point:04x}" if point < 0x10000 else chr(point)
+
     def span(low: int, high: int) -> str:
-        return f"\\U{low:08x}" if low == high else f"\\U{low:08x}-\\U{high:08x}"
+        return one(low) if low == high else f"{one(low)}-{one(high)}"
 
     # Pictographs that stay themselves once NFC-normalized, but skin tones and regional
     # indicators (which never start an emoji sequence).

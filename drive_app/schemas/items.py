@@ -17,6 +17,8 @@ from suite.access.roles import role_slug
 from suite.schemas import (
     END,
     INTEGRAL,
+    SPACE,
+    SPACE_CHARACTERS,
     InputSchema,
     NonNegativeInt,
     documented,
@@ -122,17 +124,19 @@ OnConflict = Literal["error", "rename", "version"]
 #: What a title cannot hold (see ``clean_title``), as a regular expression class: ``/``, ``\\``
 #: and the characters of Unicode categories Cc, Cf (but the zero width joiner of emoji
 #: sequences), Zl and Zp, as of Unicode 14 (Python 3.11; a test compares it with
-#: ``unicodedata``). Astral ranges are written ``\\U........``, as Python reads them.
+#: ``unicodedata``). Astral characters are written as themselves (see ``suite.schemas``).
 _FORBIDDEN = (
     r"/\\\u0000-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890-\u0891\u08e2"
     r"\u180e\u200b-\u200c\u200e-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
-    r"\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
-    r"\U000e0001\U000e0020-\U000e007f"
+    + "".join(chr(low) if low == high else f"{chr(low)}-{chr(high)}" for low, high in (
+        (0x110BD, 0x110BD), (0x110CD, 0x110CD), (0x13430, 0x13438), (0x1BCA0, 0x1BCA3),
+        (0x1D173, 0x1D17A), (0xE0001, 0xE0001), (0xE0020, 0xE007F),
+    ))
 )
 #: ``clean_title``'s rule on the title as sent (it is stripped first): 1 to 255 characters
 #: besides surrounding whitespace, none of the characters above, not "." or "..".
-TITLE_PATTERN = rf"^(?!\s*\.{{1,2}}\s*{END})" + stripped_pattern(
-    TITLE_MAX_LENGTH, core=f"[^{_FORBIDDEN}]", edge=rf"[^\s{_FORBIDDEN}]"
+TITLE_PATTERN = rf"^(?!{SPACE}*\.{{1,2}}{SPACE}*{END})" + stripped_pattern(
+    TITLE_MAX_LENGTH, core=f"[^{_FORBIDDEN}]", edge=f"[^{SPACE_CHARACTERS}{_FORBIDDEN}]"
 ).removeprefix("^")
 #: A media type (``type/subtype``, optional parameters), as ``validate_content_type`` reads
 #: it; empty: the default.

@@ -33,13 +33,14 @@ from suite.identity.schemas import (
 )
 from suite.openapi import error_statuses
 from suite.rate_limits import limit_actor
+from suite.schemas import NOT_SPACE
 
 users_router = Router(tags=["users"])
 
 #: The search's minimum, declared for clients; the handler checks it (with its own message).
 SearchQuery = Annotated[str, WithJsonSchema({
     "type": "string",
-    "pattern": rf"\S[\s\S]{{{selectors.SEARCH_MIN_LENGTH - 2},}}\S",
+    "pattern": rf"{NOT_SPACE}[\s\S]{{{selectors.SEARCH_MIN_LENGTH - 2},}}{NOT_SPACE}",
     "description": f"At least {selectors.SEARCH_MIN_LENGTH} characters besides surrounding spaces.",
 })]
 

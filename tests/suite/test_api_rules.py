@@ -12,6 +12,7 @@ import re
 import sys
 import unicodedata
 
+import jsonschema_rs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -41,11 +42,15 @@ def passes(check, value) -> bool:
 
 def agree(pattern: str, check, *, max_length: int | None = None):
     """``pattern`` (and ``max_length``, when the schema declares one) accept what ``check``
-    accepts."""
+    accepts, read by Python as by an ECMA 262 engine (JSON Schema's: jsonschema-rs, which
+    schemathesis and other validators use)."""
     compiled = re.compile(pattern)
+    ecma = jsonschema_rs.validator_for({"type": "string", "pattern": pattern})
 
     def declared(value: str) -> bool:
-        return bool(compiled.search(value)) and (max_length is None or len(value) <= max_length)
+        matched = bool(compiled.search(value))
+        assert ecma.is_valid(value) == matched, f"Python and ECMA read {value!r} differently"
+        return matched and (max_length is None or len(value) <= max_length)
 
     @RULES
     @given(st.from_regex(compiled).filter(declared))
